@@ -1,0 +1,227 @@
+/* sn_channel.h: the control channel between supernode-dataplane and supernode-control.
+ *
+ * Transport: one UNIX SOCK_SEQPACKET socket. The dataplane listens at
+ * <runtime_dir>/channel.sock and accepts one control at a time; every datagram is one
+ * message, so framing is the socket's and a message is never split.
+ *
+ * Every message starts with struct sn_msg_hdr. All integers are host byte order (both
+ * ends run on the same machine); addresses and ports inside struct sn_udp_tuple are in
+ * network byte order, as on the wire, so they can be copied into packets unchanged.
+ *
+ * Conversation:
+ *   control -> HELLO (version, pid)       dataplane -> HELLO (version, epoch, sizes)
+ *   control -> DUMP_REQ                   dataplane -> DUMP_ENTRY... DUMP_END
+ *   control -> TABLE_CMD                  dataplane -> TABLE_ACK (result, seq echoed)
+ *   control -> INJECT                     (dataplane sends the UDP datagram; no answer)
+ *                                         dataplane -> PUNT (packet + metadata)
+ *   either  -> KEEPALIVE                  (liveness; the other side ignores it)
+ *   either  -> ERROR (bad message: seq and errno echoed)
+ * A version mismatch in HELLO closes the connection after an ERROR.
+ *
+ * sn_msg_parse() is the one parser of this format; both processes and the fuzz target use
+ * it, and it accepts a message only when every length inside it is consistent. */
+#ifndef SN_CHANNEL_H
+#define SN_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SN_CHANNEL_MAGIC   0x4e53u /* "SN" little-endian */
+#define SN_CHANNEL_VERSION 1u
+/* Largest message either side sends: a punted or injected jumbo datagram plus headers. */
+#define SN_CHANNEL_MAX_MSG 10240u
+/* Largest UDP payload carried by PUNT or INJECT. */
+#define SN_CHANNEL_MAX_PAYLOAD 9216u
+#define SN_CHANNEL_SOCKET      "channel.sock"
+
+enum sn_msg_type {
+	SN_MSG_HELLO = 1,
+	SN_MSG_ERROR = 2,
+	SN_MSG_TABLE_CMD = 3,
+	SN_MSG_TABLE_ACK = 4,
+	SN_MSG_DUMP_REQ = 5,
+	SN_MSG_DUMP_ENTRY = 6,
+	SN_MSG_DUMP_END = 7,
+	SN_MSG_PUNT = 8,
+	SN_MSG_INJECT = 9,
+	SN_MSG_KEEPALIVE = 10,
+	SN_MSG_TYPE_MAX = 11,
+};
+
+struct sn_msg_hdr {
+	uint16_t magic;   /* SN_CHANNEL_MAGIC */
+	uint8_t version;  /* SN_CHANNEL_VERSION */
+	uint8_t type;     /* enum sn_msg_type */
+	uint32_t length;  /* whole message in bytes, header included */
+	uint32_t seq;     /* sender's sequence number; echoed in TABLE_ACK and ERROR */
+	uint32_t reserved; /* zero */
+};
+_Static_assert(sizeof(struct sn_msg_hdr) == 16, "channel header is 16 bytes");
+
+enum sn_role {
+	SN_ROLE_DATAPLANE = 1,
+	SN_ROLE_CONTROL = 2,
+};
+
+struct sn_msg_hello {
+	uint32_t role;       /* enum sn_role of the sender */
+	uint32_t pid;        /* sender's pid, for logs and status */
+	uint64_t epoch;      /* dataplane: start time in ns; changes on every restart. control: 0 */
+	uint16_t n_workers;  /* dataplane: worker lcores */
+	uint16_t n_ports;    /* dataplane: ports */
+	uint32_t n_tables;   /* dataplane: tables it serves (enum sn_table_id) */
+	char build[32];      /* sender's version string, NUL-terminated */
+};
+
+struct sn_msg_error {
+	uint32_t bad_seq;  /* seq of the message that was refused */
+	int32_t error;     /* negative errno */
+	char text[64];     /* NUL-terminated cause */
+};
+
+/* Tables that control writes through the dataplane's table writer. */
+enum sn_table_id {
+	SN_TABLE_UDP_DISPATCH = 1, /* key sn_dispatch_key, value sn_dispatch_value */
+	SN_TABLE_MAX = 2,
+};
+
+enum sn_table_op {
+	SN_TABLE_OP_ADD = 1, /* add or replace */
+	SN_TABLE_OP_DEL = 2,
+	SN_TABLE_OP_CLEAR = 3, /* key_len and val_len are 0 */
+};
+
+struct sn_msg_table_cmd {
+	uint16_t table;   /* enum sn_table_id */
+	uint8_t op;       /* enum sn_table_op */
+	uint8_t pad;
+	uint16_t key_len; /* bytes of key at data[0] */
+	uint16_t val_len; /* bytes of value at data[key_len] */
+	uint8_t data[];
+};
+
+struct sn_msg_table_ack {
+	uint32_t cmd_seq; /* seq of the TABLE_CMD */
+	int32_t result;   /* 0 or negative errno */
+	uint32_t entries; /* entries in the table after the command */
+};
+
+struct sn_msg_dump_req {
+	uint16_t table; /* enum sn_table_id, or 0 for every table */
+	uint16_t pad;
+};
+
+/* DUMP_ENTRY reuses struct sn_msg_table_cmd with op = SN_TABLE_OP_ADD. */
+
+struct sn_msg_dump_end {
+	uint16_t table;   /* as requested */
+	uint16_t pad;
+	uint32_t entries; /* DUMP_ENTRY messages sent */
+};
+
+/* A UDP 5-tuple as seen on the wire: family AF_INET or AF_INET6; IPv4 addresses use the
+ * first 4 bytes of src/dst. Addresses and ports in network byte order. */
+struct sn_udp_tuple {
+	uint8_t family;
+	uint8_t pad;
+	uint16_t src_port;
+	uint16_t dst_port;
+	uint16_t pad2;
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+_Static_assert(sizeof(struct sn_udp_tuple) == 40, "tuple layout is fixed");
+
+/* Why a packet was punted; also the label of punt counters. */
+#define SN_PUNT_REASONS(X)                                                                         \
+	X(UDP_HANDLER, "udp_handler") /* dispatch entry says: control handles this port */       \
+	X(ECHO, "echo")               /* diagnostic echo service */                              \
+	X(TURN, "turn")               /* TURN request for control */                             \
+	X(DHT, "dht")                 /* DHT request for control */
+
+enum sn_punt_reason {
+#define SN_X_ENUM(name, label) SN_PUNT_##name,
+	SN_PUNT_REASONS(SN_X_ENUM)
+#undef SN_X_ENUM
+	SN_PUNT_MAX
+};
+extern const char *const sn_punt_reason_names[SN_PUNT_MAX];
+
+struct sn_msg_punt {
+	uint16_t reason;      /* enum sn_punt_reason */
+	uint16_t port_id;     /* DPDK port the packet came in on */
+	uint16_t lcore;       /* worker lcore that punted it */
+	uint16_t payload_len; /* UDP payload bytes that follow */
+	uint64_t arrival_ns;  /* CLOCK_REALTIME-based ns at rx */
+	struct sn_udp_tuple tuple;
+	uint8_t payload[];
+};
+
+struct sn_msg_inject {
+	uint16_t port_id;     /* port to send on; UINT16_MAX: chosen by route */
+	uint16_t flags;       /* zero */
+	uint16_t payload_len; /* UDP payload bytes that follow */
+	uint16_t pad;
+	struct sn_udp_tuple tuple; /* src must be one of the appliance's addresses */
+	uint8_t payload[];
+};
+
+/* A parsed, length-checked view of one message. Pointers point into the caller's buffer. */
+struct sn_msg_view {
+	const struct sn_msg_hdr *hdr;
+	union {
+		const struct sn_msg_hello *hello;
+		const struct sn_msg_error *error;
+		const struct sn_msg_table_cmd *table_cmd; /* TABLE_CMD and DUMP_ENTRY */
+		const struct sn_msg_table_ack *table_ack;
+		const struct sn_msg_dump_req *dump_req;
+		const struct sn_msg_dump_end *dump_end;
+		const struct sn_msg_punt *punt;
+		const struct sn_msg_inject *inject;
+	} u;
+	const uint8_t *key; /* TABLE_CMD/DUMP_ENTRY */
+	const uint8_t *val;
+	const uint8_t *payload; /* PUNT/INJECT */
+	uint32_t body_len;      /* bytes after the header */
+};
+
+/* Checks buf[0..len) as one message: magic, version, type, header length equal to len,
+ * body size as the type requires, inner lengths within the body.
+ * Returns 0 and fills *view, or -EBADMSG / -EPROTO (version) / -EMSGSIZE. */
+int sn_msg_parse(const void *buf, size_t len, struct sn_msg_view *view);
+
+/* Writes a header for a message of body_len bytes into buf. Returns the total length. */
+uint32_t sn_msg_init(void *buf, enum sn_msg_type type, uint32_t seq, uint32_t body_len);
+
+/* Builds a TABLE_CMD (or DUMP_ENTRY) message into buf (cap bytes). Returns total length or
+ * -EMSGSIZE. */
+int sn_msg_build_table(void *buf, size_t cap, enum sn_msg_type type, uint32_t seq,
+		       uint16_t table, uint8_t op, const void *key, uint16_t key_len,
+		       const void *val, uint16_t val_len);
+
+/* --- table payloads --- */
+
+/* Handlers a UDP datagram to one of the appliance's addresses can be dispatched to. */
+enum sn_udp_handler {
+	SN_UDP_HANDLER_DROP = 0,  /* counted drop (reason udp_port_closed) */
+	SN_UDP_HANDLER_PUNT = 1,  /* to control, policed, reason udp_handler */
+	SN_UDP_HANDLER_ECHO = 2,  /* to control's diagnostic echo, reason echo */
+	SN_UDP_HANDLER_TURN = 3,  /* TURN/STUN fast path (relay issue) */
+	SN_UDP_HANDLER_DHT = 4,   /* OpenDHT fast path (overlay issue) */
+	SN_UDP_HANDLER_MAX = 5,
+};
+
+/* Dispatch key: local UDP port and address family; the dispatch applies to every one of the
+ * appliance's addresses of that family. port in network byte order. */
+struct sn_dispatch_key {
+	uint16_t port;
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t pad;
+};
+
+struct sn_dispatch_value {
+	uint16_t handler; /* enum sn_udp_handler */
+	uint16_t pad;
+};
+
+#endif

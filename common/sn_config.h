@@ -1,0 +1,97 @@
+/* sn_config.h: the appliance's one config file (YAML), loaded and validated by both
+ * processes. supernode-dataplane uses the `dataplane` section, supernode-control the rest;
+ * both refuse a file with any error, and every error names the file, the line and the
+ * field ("configs/lab.yaml:12: dataplane.ports[0].ipv4: not an IPv4 prefix").
+ *
+ * Every field is described once, in the schema table in sn_config.c (type, default, range,
+ * documentation). `supernode-control --config-doc` prints that table as Markdown, which is
+ * docs/config.md; a unit test fails when the two disagree. */
+#ifndef SN_CONFIG_H
+#define SN_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SN_CONFIG_MAX_PORTS    8
+#define SN_CONFIG_MAX_WORKERS  16
+#define SN_CONFIG_MAX_EAL_ARGS 32
+#define SN_CONFIG_MAX_DISPATCH 16
+#define SN_CONFIG_NAME_LEN     32
+#define SN_CONFIG_PATH_LEN     256
+
+struct sn_port_config {
+	char name[SN_CONFIG_NAME_LEN];     /* label in metrics and supernodectl */
+	char device[SN_CONFIG_PATH_LEN];   /* PCI address or vdev string */
+	bool has_ipv4;                     /* ipv4 was given */
+	struct in_addr ipv4;               /* appliance address on this port */
+	uint8_t ipv4_prefix;               /* its on-link prefix length */
+	bool has_gateway4;
+	struct in_addr gateway4;           /* next hop for off-link IPv4 destinations */
+	bool has_ipv6;
+	struct in6_addr ipv6;
+	uint8_t ipv6_prefix;
+	bool has_gateway6;
+	struct in6_addr gateway6;
+	uint16_t mtu;                      /* IP MTU of the port */
+	uint16_t rx_desc;                  /* rx ring size per queue */
+	uint16_t tx_desc;                  /* tx ring size per queue */
+};
+
+/* A UDP port the dataplane dispatches at start (control can add more through the channel). */
+struct sn_dispatch_config {
+	uint16_t port;    /* host byte order */
+	uint16_t handler; /* enum sn_udp_handler */
+};
+
+struct sn_dataplane_config {
+	int n_eal_args;
+	char *eal_args[SN_CONFIG_MAX_EAL_ARGS]; /* EAL arguments, owned by the config */
+	unsigned main_lcore;                    /* lcore of the main thread (table writer) */
+	int n_workers;
+	unsigned worker_lcores[SN_CONFIG_MAX_WORKERS]; /* one worker per lcore */
+	int n_ports;
+	struct sn_port_config ports[SN_CONFIG_MAX_PORTS];
+	uint32_t mbufs;                 /* mbufs in the packet pool */
+	uint32_t mbuf_cache;            /* per-lcore mempool cache */
+	uint16_t burst;                 /* rx/tx burst size */
+	uint32_t idle_empty_polls;      /* empty polls before a worker sleeps; 0: never sleep */
+	uint32_t idle_sleep_us;         /* how long an idle worker sleeps */
+	uint32_t punt_ring_size;        /* worker -> main lcore punt ring (power of 2) */
+	uint32_t punt_rate_pps;         /* punts per second per reason per worker */
+	uint32_t punt_burst;            /* token bucket depth for punt_rate_pps */
+	uint32_t punt_source_rate_pps;  /* punts per second per source (hashed) per worker */
+	uint32_t punt_source_burst;
+	uint32_t neigh_entries;         /* neighbour table capacity */
+	int n_dispatch;
+	struct sn_dispatch_config dispatch[SN_CONFIG_MAX_DISPATCH];
+};
+
+struct sn_control_config {
+	char metrics_listen[64];        /* IP address for /metrics */
+	uint16_t metrics_port;          /* TCP port for /metrics */
+	uint32_t reconnect_ms;          /* delay between attempts to reach the dataplane */
+	uint32_t keepalive_ms;          /* channel keepalive period */
+};
+
+struct sn_config {
+	char path[SN_CONFIG_PATH_LEN];  /* file it was loaded from */
+	char runtime_dir[SN_CONFIG_PATH_LEN]; /* sockets and stats segment */
+	int log_level;                  /* enum sn_log_level */
+	bool lab_mode;                  /* lab: idle back-off, relaxed checks for the lab */
+	struct sn_dataplane_config dataplane;
+	struct sn_control_config control;
+};
+
+/* Loads and validates `path`. Returns 0, or a negative errno with a one-line message in
+ * err (file:line: field: cause). On error *cfg holds nothing to free. */
+int sn_config_load(const char *path, struct sn_config *cfg, char *err, size_t err_len);
+/* Same, from a buffer; `name` stands for the file in messages (used by tests and fuzzing). */
+int sn_config_load_buffer(const char *name, const char *text, size_t len, struct sn_config *cfg,
+			  char *err, size_t err_len);
+void sn_config_free(struct sn_config *cfg);
+/* Prints every field (path, type, default, range, doc) as a Markdown table. */
+void sn_config_print_doc(FILE *out);
+
+#endif
