@@ -50,6 +50,7 @@
 /* Why a packet was dropped: enum name, `reason` label. Every drop increments exactly one. */
 #define SN_DROP_REASONS(X)                                                                         \
 	X(RUNT, "runt")                           /* shorter than an Ethernet header */          \
+	X(MULTI_SEGMENT, "multi_segment")         /* frame spread over several mbufs */          \
 	X(ETHERTYPE, "ethertype")                 /* not IPv4, IPv6 or ARP */                    \
 	X(NOT_FOR_US_L2, "l2_not_for_us")         /* unicast to another MAC */                   \
 	X(ARP_MALFORMED, "arp_malformed")         /* short or not Ethernet/IPv4 */               \
@@ -85,6 +86,7 @@
 	X(PUNT_POLICED, "punt_policed")           /* over the punt rate for its reason/source */ \
 	X(PUNT_RING_FULL, "punt_ring_full")       /* main lcore behind */                        \
 	X(PUNT_NO_CONTROL, "punt_no_control")     /* no control connected */                     \
+	X(PUNT_CHANNEL_FULL, "punt_channel_full") /* control's socket full */                    \
 	X(TX_FULL, "tx_full")                     /* port tx queue full */                       \
 	X(NO_MBUF, "no_mbuf")                     /* mempool empty when building a packet */     \
 	X(NEIGH_UNRESOLVED, "neigh_unresolved")   /* next hop MAC not known yet */               \

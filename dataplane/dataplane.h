@@ -1,0 +1,133 @@
+/* dataplane.h: the state of supernode-dataplane, shared by its modules.
+ *
+ * Threads: one worker per configured lcore runs worker_main() (rx burst > L2/L3 > police >
+ * dispatch > tx burst); the main lcore runs main_loop(): the table writer (the one RCU
+ * updater), the control channel server, the punt/inject path and the stats segment.
+ *
+ * Queues: every worker owns rx queue i and tx queue i of every port (i = its index), so no
+ * queue is shared. Packets flow between threads only through rte_rings:
+ *   punt_ring   workers -> main   packets for control (mbuf, metadata in the mbuf's private area)
+ *   learn_ring  workers -> main   neighbours seen in ARP/NDP
+ *   inject_ring main -> worker 0  per port: packets control asked to send (worker 0 owns tx 0) */
+#ifndef SN_DATAPLANE_H
+#define SN_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "l3.h"
+#include "sn_log.h"
+#include "sn_config.h"
+#include "sn_stats.h"
+#include "tables.h"
+
+#define SN_MAX_BURST      64
+#define SN_SOURCE_BUCKETS 1024 /* per-worker hashed per-source punt policers */
+
+/* Metadata a worker leaves in a punted mbuf's private area for the main lcore. */
+struct sn_pkt_meta {
+	uint64_t arrival_tsc; /* rte_rdtsc() at rx */
+	uint16_t reason;      /* enum sn_punt_reason */
+	uint16_t port_idx;    /* index into sn_dp.ports */
+	uint16_t lcore;       /* worker lcore id */
+	uint16_t l3_off;
+	uint16_t l4_off;
+	uint16_t payload_off;
+	uint16_t payload_len;
+	uint8_t family;
+	uint8_t pad;
+};
+
+/* A neighbour learned by a worker, on its way to the table writer. */
+struct sn_learn_msg {
+	struct sn_l3_learn learn;
+	uint16_t port_idx;
+	uint16_t pad;
+};
+
+/* GCRA policer: tat is the theoretical arrival time in TSC cycles. */
+struct sn_policer {
+	uint64_t tat;
+};
+
+struct sn_tx_buffer {
+	uint16_t count;
+	struct rte_mbuf *pkts[SN_MAX_BURST];
+};
+
+/* Per-worker configuration and state, cache-aligned as l3fwd's lcore_conf. */
+struct sn_worker {
+	unsigned lcore_id;
+	uint16_t index;                 /* queue id on every port */
+	struct sn_stats_lcore *stats;   /* this worker's block in the stats segment */
+	struct sn_tx_buffer tx[SN_CONFIG_MAX_PORTS];
+	struct sn_policer punt_reason[SN_PUNT_MAX];
+	struct sn_policer punt_source[SN_SOURCE_BUCKETS];
+} __rte_cache_aligned;
+
+struct sn_dp_port {
+	uint16_t port_id;               /* DPDK port id */
+	char name[SN_CONFIG_NAME_LEN];
+	struct sn_l3_port l3;           /* MAC and addresses */
+	struct rte_ring *inject_ring;   /* main -> worker 0 */
+	const struct sn_port_config *cfg;
+};
+
+struct sn_dp {
+	struct sn_config cfg;
+	uint16_t n_ports;
+	struct sn_dp_port ports[SN_CONFIG_MAX_PORTS];
+	uint16_t n_workers;
+	struct sn_worker *workers;      /* n_workers, cache-aligned */
+	struct rte_mempool *pool;
+	struct rte_ring *punt_ring;
+	struct rte_ring *learn_ring;
+	struct sn_stats_segment *stats;
+	struct sn_stats_lcore *main_stats; /* the main lcore's block */
+	uint64_t tsc_hz;
+	uint64_t epoch_ns;              /* wall clock at start */
+	uint64_t epoch_tsc;             /* TSC at start, to turn arrival_tsc into ns */
+	/* policer parameters in TSC cycles */
+	uint64_t punt_interval, punt_tolerance;
+	uint64_t source_interval, source_tolerance;
+	/* tables: written by the main lcore only */
+	struct sn_dispatch_table dispatch;
+	struct sn_neigh_table neigh;
+	struct sn_rcu_writer rcu;
+	volatile int quit;
+};
+
+extern struct sn_dp sn_dp;
+
+static inline struct sn_pkt_meta *sn_meta(struct rte_mbuf *m)
+{
+	return (struct sn_pkt_meta *)rte_mbuf_to_priv(m);
+}
+
+/* worker.c */
+int worker_main(void *arg);
+
+/* channel.c: the control channel server, run from the main loop. */
+int channel_init(void);
+void channel_fini(void);
+/* Polls the channel sockets once: accepts, reads and applies messages. Returns the number
+ * of messages handled. */
+int channel_poll(void);
+/* Sends punted packets waiting in punt_ring. Returns how many were taken off the ring. */
+int channel_send_punts(void);
+/* File descriptors to wait on when idle (up to 2). */
+int channel_fds(int fds[2]);
+
+/* main.c */
+uint64_t sn_tsc_to_ns(uint64_t tsc);
+/* Sends an ARP request or neighbour solicitation for `ip` on port_idx (main lcore). */
+void sn_dp_resolve(uint16_t port_idx, uint8_t family, const uint8_t *ip);
+/* Queues a built frame for port_idx via worker 0. Frees it and counts when full. */
+void sn_dp_inject_frame(uint16_t port_idx, struct rte_mbuf *m);
+
+#endif
