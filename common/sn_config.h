@@ -20,10 +20,18 @@
 #define SN_CONFIG_MAX_DISPATCH 16
 #define SN_CONFIG_NAME_LEN     32
 #define SN_CONFIG_PATH_LEN     256
+#define SN_CONFIG_MAX_FILE     (1024 * 1024) /* larger files are refused */
+#define SN_CONFIG_MAX_DEPTH    16            /* deeper YAML nesting is refused */
+/* Lcore ids are below this: RTE_MAX_LCORE of Debian 12's DPDK build. */
+#define SN_CONFIG_MAX_LCORE    128
+/* runtime_dir plus "/" and a socket name must fit in sockaddr_un.sun_path (108 bytes). */
+#define SN_CONFIG_RUNTIME_DIR_MAX 80
 
 struct sn_port_config {
 	char name[SN_CONFIG_NAME_LEN];     /* label in metrics and supernodectl */
 	char device[SN_CONFIG_PATH_LEN];   /* PCI address or vdev string */
+	bool device_is_pci;                /* device is a PCI address (probed with -a); else a
+					    * net_* vdev the dataplane creates with --vdev */
 	bool has_ipv4;                     /* ipv4 was given */
 	struct in_addr ipv4;               /* appliance address on this port */
 	uint8_t ipv4_prefix;               /* its on-link prefix length */
@@ -85,7 +93,11 @@ struct sn_config {
 };
 
 /* Loads and validates `path`. Returns 0, or a negative errno with a one-line message in
- * err (file:line: field: cause). On error *cfg holds nothing to free. */
+ * err (file:line: field: cause). On error *cfg holds nothing to free.
+ * Errors: -EINVAL for anything wrong in the text (YAML syntax: field "(yaml)"; missing keys:
+ * the line of the enclosing section); file errors use line 0 and field "(file)": -ENOENT,
+ * -EACCES... from open(), -EIO when reading fails, -EFBIG over SN_CONFIG_MAX_FILE,
+ * -ENAMETOOLONG; -ENOMEM. err may be NULL. */
 int sn_config_load(const char *path, struct sn_config *cfg, char *err, size_t err_len);
 /* Same, from a buffer; `name` stands for the file in messages (used by tests and fuzzing). */
 int sn_config_load_buffer(const char *name, const char *text, size_t len, struct sn_config *cfg,

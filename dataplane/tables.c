@@ -73,7 +73,7 @@ void sn_dispatch_fini(struct sn_dispatch_table *t)
 int sn_dispatch_apply(struct sn_dispatch_table *t, struct sn_dispatch_snap **draft, uint8_t op,
 		      const struct sn_dispatch_key *key, const struct sn_dispatch_value *val)
 {
-	int fam;
+	int fam = 0;
 	if (op != SN_TABLE_OP_CLEAR) {
 		if (!key || (key->family != AF_INET && key->family != AF_INET6) || key->pad)
 			return -EINVAL;
