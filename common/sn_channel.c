@@ -64,6 +64,11 @@ int sn_msg_parse(const void *buf, size_t len, struct sn_msg_view *view)
 			return -EBADMSG;
 		if (cmd->op < SN_TABLE_OP_ADD || cmd->op > SN_TABLE_OP_CLEAR)
 			return -EBADMSG;
+		/* A dump carries entries (op ADD); CLEAR names no key or value. */
+		if (hdr->type == SN_MSG_DUMP_ENTRY && cmd->op != SN_TABLE_OP_ADD)
+			return -EBADMSG;
+		if (cmd->op == SN_TABLE_OP_CLEAR && (cmd->key_len || cmd->val_len))
+			return -EBADMSG;
 		view->u.table_cmd = cmd;
 		view->key = cmd->data;
 		view->val = cmd->data + cmd->key_len;
@@ -72,7 +77,7 @@ int sn_msg_parse(const void *buf, size_t len, struct sn_msg_view *view)
 	case SN_MSG_PUNT: {
 		const struct sn_msg_punt *punt = (const void *)body;
 		if (punt->payload_len != body_len - fixed || punt->reason >= SN_PUNT_MAX ||
-		    !family_ok(punt->tuple.family))
+		    punt->payload_len > SN_CHANNEL_MAX_PAYLOAD || !family_ok(punt->tuple.family))
 			return -EBADMSG;
 		view->u.punt = punt;
 		view->payload = punt->payload;
@@ -90,6 +95,15 @@ int sn_msg_parse(const void *buf, size_t len, struct sn_msg_view *view)
 	default:
 		/* Fixed-size messages: no trailing bytes allowed. */
 		if (body_len != fixed)
+			return -EBADMSG;
+		/* Strings must end inside their field, so readers may print them. */
+		if (hdr->type == SN_MSG_HELLO &&
+		    !memchr(((const struct sn_msg_hello *)body)->build, 0,
+			    sizeof(((const struct sn_msg_hello *)body)->build)))
+			return -EBADMSG;
+		if (hdr->type == SN_MSG_ERROR &&
+		    !memchr(((const struct sn_msg_error *)body)->text, 0,
+			    sizeof(((const struct sn_msg_error *)body)->text)))
 			return -EBADMSG;
 		view->u.hello = (const void *)body; /* every union member aliases the body */
 		return 0;

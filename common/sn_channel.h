@@ -186,7 +186,9 @@ struct sn_msg_view {
 };
 
 /* Checks buf[0..len) as one message: magic, version, type, header length equal to len,
- * body size as the type requires, inner lengths within the body.
+ * body size as the type requires, inner lengths within the body, payloads at most
+ * SN_CHANNEL_MAX_PAYLOAD, HELLO build and ERROR text NUL-terminated, DUMP_ENTRY op ADD,
+ * CLEAR without key or value.
  * Returns 0 and fills *view, or -EBADMSG / -EPROTO (version) / -EMSGSIZE. */
 int sn_msg_parse(const void *buf, size_t len, struct sn_msg_view *view);
 
