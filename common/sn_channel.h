@@ -82,7 +82,12 @@ struct sn_msg_error {
 /* Tables that control writes through the dataplane's table writer. */
 enum sn_table_id {
 	SN_TABLE_UDP_DISPATCH = 1, /* key sn_dispatch_key, value sn_dispatch_value */
-	SN_TABLE_MAX = 2,
+	SN_TABLE_TURN_ALLOC = 2,   /* key sn_turn_alloc_key, value sn_turn_alloc_value */
+	SN_TABLE_TURN_PERM = 3,    /* key sn_turn_perm_key, value sn_turn_perm_value */
+	SN_TABLE_TURN_CHANNEL = 4, /* key sn_turn_channel_key, value sn_turn_channel_value */
+	SN_TABLE_DHT_NODE = 5,     /* key sn_dht_node_key, value sn_dht_node_value */
+	SN_TABLE_DHT_STATE = 6,    /* key sn_dht_state_key, value sn_dht_state_value */
+	SN_TABLE_MAX = 7,
 };
 
 enum sn_table_op {
@@ -137,7 +142,9 @@ _Static_assert(sizeof(struct sn_udp_tuple) == 40, "tuple layout is fixed");
 	X(UDP_HANDLER, "udp_handler") /* dispatch entry says: control handles this port */       \
 	X(ECHO, "echo")               /* diagnostic echo service */                              \
 	X(TURN, "turn")               /* TURN request for control */                             \
-	X(DHT, "dht")                 /* DHT request for control */
+	X(DHT, "dht")                 /* DHT request for control */                              \
+	X(DHT_SEEN, "dht_seen")       /* sample of a ping/find answered in the dataplane, so   \
+				       * control learns the node that sent it */
 
 enum sn_punt_reason {
 #define SN_X_ENUM(name, label) SN_PUNT_##name,
@@ -224,6 +231,82 @@ struct sn_dispatch_key {
 struct sn_dispatch_value {
 	uint16_t handler; /* enum sn_udp_handler */
 	uint16_t pad;
+};
+
+
+/* --- TURN tables (relay issue). Control owns allocations, lifetimes and quotas; the
+ * dataplane holds what the fast path needs and checks expiry on every packet. Times are
+ * CLOCK_REALTIME ns. Relayed transport addresses are the port's own IPv4/IPv6 address with
+ * a port from turn.relay_ports. --- */
+
+struct sn_turn_alloc_key {
+	uint32_t alloc_id; /* control-assigned, below turn.max_allocations */
+};
+
+struct sn_turn_alloc_value {
+	struct sn_udp_tuple client; /* src: client address/port as seen; dst: appliance
+				     * address and TURN port the client talks to */
+	uint16_t port_idx;          /* appliance port (config order) */
+	uint16_t relay_port4;       /* host order; 0: no IPv4 relayed address */
+	uint16_t relay_port6;       /* host order; 0: no IPv6 relayed address */
+	uint16_t flags;             /* zero */
+	uint64_t expires_ns;
+	/* Filled by the dataplane in DUMP_ENTRY (ignored in TABLE_CMD): */
+	uint64_t to_peer_packets;
+	uint64_t to_peer_bytes;
+	uint64_t to_client_packets;
+	uint64_t to_client_bytes;
+};
+
+struct sn_turn_perm_key {
+	uint32_t alloc_id;
+	uint8_t family;  /* AF_INET or AF_INET6 */
+	uint8_t pad[3];
+	uint8_t peer[16]; /* peer IP (permissions are per IP, RFC 8656 9) */
+};
+
+struct sn_turn_perm_value {
+	uint64_t expires_ns;
+};
+
+struct sn_turn_channel_key {
+	uint32_t alloc_id;
+	uint16_t channel; /* host order */
+	uint16_t pad;
+};
+
+struct sn_turn_channel_value {
+	uint8_t family;
+	uint8_t pad;
+	uint16_t peer_port; /* network order */
+	uint8_t peer[16];
+	uint64_t expires_ns;
+};
+
+/* --- DHT tables (overlay issue). Control runs routing-table upkeep and pushes the nodes
+ * the fast path may hand out in find answers; the dataplane rebuilds its snapshot. --- */
+
+struct sn_dht_node_key {
+	uint8_t id[20];
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t pad[3];
+};
+
+struct sn_dht_node_value {
+	uint16_t port;  /* network order */
+	uint16_t flags; /* zero */
+	uint8_t addr[16];
+};
+
+struct sn_dht_state_key {
+	uint32_t zero; /* one entry */
+};
+
+struct sn_dht_state_value {
+	uint8_t node_id[20];     /* the appliance's own node id */
+	uint32_t network_id;     /* OpenDHT network id (n); 0: none */
+	uint8_t token_cur[32];   /* write-token secrets: current ... */
+	uint8_t token_prev[32];  /* ... and previous (tokens stay valid one rotation) */
 };
 
 #endif

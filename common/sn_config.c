@@ -213,6 +213,25 @@ static const struct field fields[] = {
 	"Delay between attempts to reach the dataplane, in milliseconds."),
     VAL("control.keepalive_ms", FT_U32, "1000", 100, 600000, 0, CONF, control.keepalive_ms,
 	"Channel keepalive period, in milliseconds."),
+
+    SECTION("turn", "TURN relay (RFC 8656 over UDP)."),
+    VAL("turn.relay_port_min", FT_U16, "49152", 1024, 65535, 0, CONF, turn.relay_port_min,
+	"Lowest UDP port of relayed transport addresses."),
+    VAL("turn.relay_port_max", FT_U16, "65535", 1024, 65535, 0, CONF, turn.relay_port_max,
+	"Highest UDP port of relayed transport addresses; at least relay_port_min."),
+    VAL("turn.max_allocations", FT_U32, "131072", 1, 16777216, 0, CONF, turn.max_allocations,
+	"Most allocations at once, all users together (dataplane tables are sized for it)."),
+    VAL("turn.max_permissions", FT_U16, "16", 1, 256, 0, CONF, turn.max_permissions,
+	"Most permissions (peer IPs) per allocation."),
+    VAL("turn.max_channels", FT_U16, "16", 1, 4096, 0, CONF, turn.max_channels,
+	"Most channel bindings per allocation."),
+    VAL("turn.rfc5766_channels", FT_BOOL, "false", 0, 0, 0, CONF, turn.rfc5766_channels,
+	"Also accept channel numbers 0x5000-0x7FFF, as RFC 5766 clients (coturn's "
+	"turnutils_uclient) use."),
+
+    SECTION("dht", "OpenDHT node (wire format of OpenDHT 2.4)."),
+    VAL("dht.network_id", FT_U32, "0", 0, 4294967295u, 0, CONF, dht.network_id,
+	"OpenDHT network id; messages with another id are dropped. 0 is the public network."),
 };
 
 #define N_FIELDS ARRAY_SIZE(fields)
@@ -1173,6 +1192,9 @@ static int check_config(struct loader *ld)
 		if (rc)
 			return rc;
 	}
+	if (ld->cfg->turn.relay_port_max < ld->cfg->turn.relay_port_min)
+		return rule_fail(ld, "turn.relay_port_max", "%u is below relay_port_min %u",
+				 ld->cfg->turn.relay_port_max, ld->cfg->turn.relay_port_min);
 	for (int i = 0; i < dp->n_dispatch; i++) {
 		path_printf(path, sizeof(path), "dataplane.dispatch[%d].port", i);
 		for (int j = 0; j < i; j++)

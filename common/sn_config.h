@@ -83,6 +83,22 @@ struct sn_control_config {
 	uint32_t keepalive_ms;          /* channel keepalive period */
 };
 
+/* TURN relay (relay issue). Fields used by the dataplane's fast path; control's TURN
+ * settings (realm, users, secrets, quotas, peer ranges) join them here. */
+struct sn_turn_config {
+	uint16_t relay_port_min;  /* relayed transport addresses use ports in */
+	uint16_t relay_port_max;  /* [relay_port_min, relay_port_max] on the port's addresses */
+	uint32_t max_allocations; /* allocation ids are below this */
+	uint16_t max_permissions; /* per allocation */
+	uint16_t max_channels;    /* per allocation */
+	bool rfc5766_channels;    /* accept channel numbers 0x5000-0x7FFF (RFC 5766 range) */
+};
+
+/* OpenDHT node (overlay issue). */
+struct sn_dht_config {
+	uint32_t network_id; /* OpenDHT network id (n); 0: the public network */
+};
+
 struct sn_config {
 	char path[SN_CONFIG_PATH_LEN];  /* file it was loaded from */
 	char runtime_dir[SN_CONFIG_PATH_LEN]; /* sockets and stats segment */
@@ -90,6 +106,8 @@ struct sn_config {
 	bool lab_mode;                  /* lab: idle back-off, relaxed checks for the lab */
 	struct sn_dataplane_config dataplane;
 	struct sn_control_config control;
+	struct sn_turn_config turn;
+	struct sn_dht_config dht;
 };
 
 /* Loads and validates `path`. Returns 0, or a negative errno with a one-line message in

@@ -25,6 +25,10 @@
 #define DUMP_SEND_TIMEOUT_MS 1000
 #define CHANNEL_SNDBUF (4 << 20)
 
+const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX] = {
+	[SN_TABLE_UDP_DISPATCH] = &sn_dp_table_dispatch,
+};
+
 static struct {
 	int listen_fd;
 	int conn_fd;
@@ -33,8 +37,10 @@ static struct {
 	char path[SN_CONFIG_PATH_LEN + 16];
 	/* acks wait until the batch they belong to is published */
 	struct sn_msg_table_ack acks[MAX_MSGS_PER_POLL];
+	uint16_t ack_table[MAX_MSGS_PER_POLL];
 	int n_acks;
-	struct sn_dispatch_snap *draft;
+	bool dirty[SN_TABLE_MAX]; /* tables with applied, unpublished commands */
+	uint32_t dump_entries;
 	_Alignas(8) uint8_t rx_buf[SN_CHANNEL_MAX_MSG];
 	_Alignas(8) uint8_t tx_buf[SN_CHANNEL_MAX_MSG];
 } ch = {.listen_fd = -1, .conn_fd = -1};
@@ -91,8 +97,6 @@ void channel_fini(void)
 		unlink(ch.path);
 		ch.listen_fd = -1;
 	}
-	free(ch.draft);
-	ch.draft = NULL;
 }
 
 int channel_fds(int fds[2])
@@ -159,27 +163,26 @@ static void send_hello(void)
 	send_msg(ch.tx_buf, sn_msg_init(ch.tx_buf, SN_MSG_HELLO, ch.tx_seq++, sizeof(*h)), false);
 }
 
+static int emit_dump_entry(uint16_t table, const void *key, uint16_t key_len, const void *val,
+			   uint16_t val_len)
+{
+	int len = sn_msg_build_table(ch.tx_buf, sizeof(ch.tx_buf), SN_MSG_DUMP_ENTRY, ch.tx_seq++,
+				     table, SN_TABLE_OP_ADD, key, key_len, val, val_len);
+	if (len < 0)
+		return len;
+	int rc = send_msg(ch.tx_buf, (uint32_t)len, true);
+	if (rc == 0)
+		ch.dump_entries++;
+	return rc;
+}
+
 static void send_dump(uint16_t table)
 {
-	uint32_t entries = 0;
-	if (table == 0 || table == SN_TABLE_UDP_DISPATCH) {
-		const struct sn_dispatch_snap *snap = sn_dp.dispatch.current;
-		for (int f = 0; f < 2 && ch.conn_fd >= 0; f++) {
-			for (uint32_t port = 0; port < 65536 && ch.conn_fd >= 0; port++) {
-				uint8_t h = snap->handler[f][port];
-				if (h == SN_UDP_HANDLER_DROP)
-					continue;
-				struct sn_dispatch_key key = {.port = htons((uint16_t)port),
-							      .family = f ? AF_INET6 : AF_INET};
-				struct sn_dispatch_value val = {.handler = h};
-				int len = sn_msg_build_table(ch.tx_buf, sizeof(ch.tx_buf),
-							     SN_MSG_DUMP_ENTRY, ch.tx_seq++,
-							     SN_TABLE_UDP_DISPATCH, SN_TABLE_OP_ADD,
-							     &key, sizeof(key), &val, sizeof(val));
-				if (len > 0 && send_msg(ch.tx_buf, (uint32_t)len, true) == 0)
-					entries++;
-			}
-		}
+	ch.dump_entries = 0;
+	for (uint16_t t = 1; t < SN_TABLE_MAX && ch.conn_fd >= 0; t++) {
+		if ((table == 0 || table == t) && sn_dp_tables[t] &&
+		    sn_dp_tables[t]->dump(emit_dump_entry) < 0)
+			break;
 	}
 	if (ch.conn_fd < 0)
 		return;
@@ -187,37 +190,26 @@ static void send_dump(uint16_t table)
 		(struct sn_msg_dump_end *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
 	memset(end, 0, sizeof(*end));
 	end->table = table;
-	end->entries = entries;
+	end->entries = ch.dump_entries;
 	send_msg(ch.tx_buf, sn_msg_init(ch.tx_buf, SN_MSG_DUMP_END, ch.tx_seq++, sizeof(*end)),
 		 true);
-	SN_INFO("dump of table %u sent to control: %u entries", table, entries);
+	SN_INFO("dump of table %u sent to control: %u entries", table, ch.dump_entries);
 }
 
 static void table_cmd(const struct sn_msg_view *v)
 {
 	const struct sn_msg_table_cmd *cmd = v->u.table_cmd;
-	int rc = -EINVAL;
-	if (cmd->table == SN_TABLE_UDP_DISPATCH) {
-		bool sizes_ok = cmd->op == SN_TABLE_OP_CLEAR
-					? cmd->key_len == 0 && cmd->val_len == 0
-					: cmd->key_len == sizeof(struct sn_dispatch_key) &&
-						  cmd->val_len == (cmd->op == SN_TABLE_OP_ADD
-									   ? sizeof(struct sn_dispatch_value)
-									   : 0);
-		if (sizes_ok) {
-			struct sn_dispatch_key key;
-			struct sn_dispatch_value val;
-			memcpy(&key, v->key, cmd->key_len);
-			memcpy(&val, v->val, cmd->val_len);
-			rc = sn_dispatch_apply(&sn_dp.dispatch, &ch.draft, cmd->op,
-					       cmd->key_len ? &key : NULL,
-					       cmd->val_len ? &val : NULL);
-		}
+	const struct sn_dp_table *t = sn_dp_tables[cmd->table];
+	int rc = -EOPNOTSUPP;
+	if (t) {
+		rc = t->apply(cmd->op, v->key, cmd->key_len, v->val, cmd->val_len);
+		ch.dirty[cmd->table] = true;
 	}
 	if (rc < 0)
 		gauges()->table_cmd_errors++;
 	else
 		gauges()->table_cmds++;
+	ch.ack_table[ch.n_acks] = cmd->table;
 	struct sn_msg_table_ack *ack = &ch.acks[ch.n_acks++];
 	ack->cmd_seq = v->hdr->seq;
 	ack->result = rc;
@@ -226,13 +218,17 @@ static void table_cmd(const struct sn_msg_view *v)
 /* Makes the batch visible to workers, then tells control: an ack means "in effect". */
 static void publish_and_ack(void)
 {
-	sn_dispatch_publish(&sn_dp.dispatch, ch.draft, &sn_dp.rcu);
-	ch.draft = NULL;
+	for (uint16_t t = 1; t < SN_TABLE_MAX; t++) {
+		if (ch.dirty[t] && sn_dp_tables[t])
+			sn_dp_tables[t]->publish();
+		ch.dirty[t] = false;
+	}
 	for (int i = 0; i < ch.n_acks; i++) {
 		struct sn_msg_table_ack *ack =
 			(struct sn_msg_table_ack *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
 		*ack = ch.acks[i];
-		ack->entries = sn_dp.dispatch.current->entries;
+		const struct sn_dp_table *t = sn_dp_tables[ch.ack_table[i]];
+		ack->entries = t ? t->entries() : 0;
 		send_msg(ch.tx_buf,
 			 sn_msg_init(ch.tx_buf, SN_MSG_TABLE_ACK, ch.tx_seq++, sizeof(*ack)),
 			 true);
@@ -403,7 +399,7 @@ int channel_poll(void)
 		}
 		handle_msg(ch.rx_buf, (size_t)n);
 	}
-	if (ch.draft || ch.n_acks)
+	if (ch.n_acks)
 		publish_and_ack();
 	return handled;
 }

@@ -109,6 +109,35 @@ static inline struct sn_pkt_meta *sn_meta(struct rte_mbuf *m)
 	return (struct sn_pkt_meta *)rte_mbuf_to_priv(m);
 }
 
+/* A table control writes through the channel. The main lcore calls apply() for each
+ * TABLE_CMD of a batch, then publish() once, then acks: an ack means "in effect". */
+typedef int (*sn_dump_emit_fn)(uint16_t table, const void *key, uint16_t key_len,
+			       const void *val, uint16_t val_len);
+struct sn_dp_table {
+	uint16_t id;      /* enum sn_table_id */
+	const char *name;
+	/* Applies one command to a private draft; returns 0 or a negative errno. */
+	int (*apply)(uint8_t op, const void *key, uint16_t key_len, const void *val,
+		     uint16_t val_len);
+	/* Makes the draft visible to workers, retiring old versions to sn_dp.rcu. */
+	void (*publish)(void);
+	/* Emits every entry; stops at the first emit error and returns it. */
+	int (*dump)(sn_dump_emit_fn emit);
+	uint32_t (*entries)(void);
+};
+/* Indexed by enum sn_table_id; NULL where the table is not built in (command refused with
+ * -EOPNOTSUPP). channel.c holds the list. */
+extern const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX];
+extern const struct sn_dp_table sn_dp_table_dispatch; /* dispatch.c */
+
+/* Fast handlers for UDP datagrams the dispatcher gives them (worker context). They own m
+ * from then on: send it (tx_enqueue), punt it or count a drop. */
+struct sn_worker;
+void sn_worker_tx(struct sn_worker *w, uint16_t port_idx, struct rte_mbuf *m);
+void sn_worker_drop(struct sn_worker *w, enum sn_drop_reason reason, struct rte_mbuf *m);
+void sn_worker_punt(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
+		    const struct sn_l3_result *res, enum sn_punt_reason reason, uint64_t now);
+
 /* worker.c */
 int worker_main(void *arg);
 

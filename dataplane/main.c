@@ -252,22 +252,21 @@ static unsigned apply_learned(void)
 static int install_config_dispatch(void)
 {
 	const struct sn_dataplane_config *d = &sn_dp.cfg.dataplane;
-	struct sn_dispatch_snap *draft = NULL;
+	const struct sn_dp_table *t = &sn_dp_table_dispatch;
 	for (int i = 0; i < d->n_dispatch; i++) {
 		for (int f = 0; f < 2; f++) {
 			struct sn_dispatch_key key = {.port = htons(d->dispatch[i].port),
 						      .family = f ? AF_INET6 : AF_INET};
 			struct sn_dispatch_value val = {.handler = d->dispatch[i].handler};
-			int rc = sn_dispatch_apply(&sn_dp.dispatch, &draft, SN_TABLE_OP_ADD, &key,
-						   &val);
+			int rc = t->apply(SN_TABLE_OP_ADD, &key, sizeof(key), &val, sizeof(val));
 			if (rc < 0) {
 				SN_ERR("dispatch entry %d: %s", i, strerror(-rc));
-				free(draft);
+				t->publish();
 				return rc;
 			}
 		}
 	}
-	sn_dispatch_publish(&sn_dp.dispatch, draft, &sn_dp.rcu);
+	t->publish();
 	return 0;
 }
 

@@ -160,6 +160,22 @@ static void handle_packet(struct sn_worker *w, struct rte_mbuf *m, uint16_t port
 	}
 }
 
+void sn_worker_tx(struct sn_worker *w, uint16_t port_idx, struct rte_mbuf *m)
+{
+	tx_enqueue(w, port_idx, m);
+}
+
+void sn_worker_drop(struct sn_worker *w, enum sn_drop_reason reason, struct rte_mbuf *m)
+{
+	count_drop(w, reason, m);
+}
+
+void sn_worker_punt(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
+		    const struct sn_l3_result *res, enum sn_punt_reason reason, uint64_t now)
+{
+	punt(w, m, port_idx, res, reason, now);
+}
+
 /* Worker 0 owns tx queue 0 of every port and sends what control asked the main lcore to
  * inject, so the main lcore never touches a worker's queue. */
 static unsigned drain_injects(struct sn_worker *w)

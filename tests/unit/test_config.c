@@ -129,9 +129,16 @@ Test(config, lab_yaml)
 	cr_expect_eq(p->rx_desc, 1024);
 	cr_expect_eq(p->tx_desc, 1024);
 
-	cr_assert_eq(dp->n_dispatch, 1);
+	cr_assert_eq(dp->n_dispatch, 3);
 	cr_expect_eq(dp->dispatch[0].port, 7);
 	cr_expect_eq(dp->dispatch[0].handler, SN_UDP_HANDLER_ECHO);
+	cr_expect_eq(dp->dispatch[1].port, 3478);
+	cr_expect_eq(dp->dispatch[1].handler, SN_UDP_HANDLER_TURN);
+	cr_expect_eq(dp->dispatch[2].port, 4222);
+	cr_expect_eq(dp->dispatch[2].handler, SN_UDP_HANDLER_DHT);
+	cr_expect_eq(cfg.turn.relay_port_min, 49152);
+	cr_expect(cfg.turn.rfc5766_channels);
+	cr_expect_eq(cfg.dht.network_id, 94);
 
 	cr_expect_str_eq(cfg.control.metrics_listen, "127.0.0.1");
 	cr_expect_eq(cfg.control.metrics_port, 9641);
