@@ -45,7 +45,18 @@
 	X(PUNTED, "punted", "Packets punted to control")                                         \
 	X(INJECTED, "injected", "Datagrams from control sent by the lcore")                      \
 	X(NEIGH_LEARNED, "neigh_learned", "Neighbour addresses learned from traffic")            \
-	X(NEIGH_REQUESTS, "neigh_requests", "ARP/NS requests sent to resolve a next hop")
+	X(NEIGH_REQUESTS, "neigh_requests", "ARP/NS requests sent to resolve a next hop")         \
+	X(DHT_PING_ANSWERS, "dht_ping_answers", "OpenDHT pings answered by the fast path")       \
+	X(DHT_FIND_ANSWERS, "dht_find_answers", "OpenDHT finds answered by the fast path")       \
+	X(TURN_BINDING_ANSWERS, "turn_binding_answers", "STUN Binding requests answered by the fast path") \
+	X(TURN_TO_PEER_PACKETS, "turn_to_peer_packets", "Datagrams relayed from TURN clients to peers") \
+	X(TURN_TO_PEER_BYTES, "turn_to_peer_bytes", "Application bytes relayed from TURN clients to peers") \
+	X(TURN_TO_CLIENT_PACKETS, "turn_to_client_packets", "Datagrams relayed from peers to TURN clients") \
+	X(TURN_TO_CLIENT_BYTES, "turn_to_client_bytes", "Application bytes relayed from peers to TURN clients") \
+	X(TURN_CHANNELDATA_IN, "turn_channeldata_in", "ChannelData messages from clients relayed to peers") \
+	X(TURN_SEND_INDICATIONS, "turn_send_indications", "Send indications from clients relayed to peers") \
+	X(TURN_CHANNELDATA_OUT, "turn_channeldata_out", "Peer datagrams sent to clients as ChannelData") \
+	X(TURN_DATA_INDICATIONS, "turn_data_indications", "Peer datagrams sent to clients as Data indications")
 
 /* Why a packet was dropped: enum name, `reason` label. Every drop increments exactly one. */
 #define SN_DROP_REASONS(X)                                                                         \
@@ -91,7 +102,25 @@
 	X(NO_MBUF, "no_mbuf")                     /* mempool empty when building a packet */     \
 	X(NEIGH_UNRESOLVED, "neigh_unresolved")   /* next hop MAC not known yet */               \
 	X(INJECT_INVALID, "inject_invalid")       /* INJECT from control refused */              \
-	X(HANDLER_UNAVAILABLE, "handler_unavailable") /* dispatch to a handler not built in */
+	X(HANDLER_UNAVAILABLE, "handler_unavailable") /* dispatch to a handler not built in */ \
+	X(DHT_TRUNCATED, "dht_truncated")         /* OpenDHT: value or length past the datagram */ \
+	X(DHT_TOO_DEEP, "dht_too_deep")           /* OpenDHT: nesting or map size over limits */ \
+	X(DHT_MALFORMED, "dht_malformed")         /* OpenDHT: not msgpack, or wrong types */     \
+	X(DHT_WRONG_NETWORK, "dht_wrong_network") /* OpenDHT: n is not our network id */         \
+	X(DHT_MARTIAN, "dht_martian_source")      /* OpenDHT: source OpenDHT would not answer */ \
+	X(DHT_SELF_ID, "dht_self_id")             /* OpenDHT: sender claims our node id */       \
+	X(DHT_REPLY_TOO_LARGE, "dht_reply_too_large") /* OpenDHT: answer did not fit (a bug) */ \
+	X(TURN_DEMUX, "turn_demux")               /* TURN port: neither STUN nor ChannelData */  \
+	X(STUN_MALFORMED, "stun_malformed")       /* TURN port: fails the STUN checks */          \
+	X(STUN_UNEXPECTED, "stun_unexpected")     /* a response, or an indication not for us */  \
+	X(STUN_KEEPALIVE, "stun_keepalive")       /* Binding indication: nothing to answer */    \
+	X(CHANDATA_MALFORMED, "chandata_malformed") /* ChannelData length or channel number bad */ \
+	X(TURN_NO_ALLOCATION, "turn_no_allocation") /* no allocation for the 5-tuple/relay port */ \
+	X(TURN_NO_PERMISSION, "turn_no_permission") /* no permission for the peer IP */         \
+	X(TURN_NO_CHANNEL, "turn_no_channel")     /* ChannelData on an unbound channel */        \
+	X(TURN_EXPIRED, "turn_expired")           /* allocation, permission or channel expired */ \
+	X(TURN_PEER_FAMILY, "turn_peer_family")   /* no relayed address of the peer's family */  \
+	X(TURN_TOO_BIG, "turn_too_big")           /* relayed datagram over the port MTU */
 
 enum sn_lcore_counter {
 #define SN_X_ENUM(name, suffix, help) SN_CTR_##name,

@@ -27,6 +27,11 @@
 
 const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX] = {
 	[SN_TABLE_UDP_DISPATCH] = &sn_dp_table_dispatch,
+	[SN_TABLE_DHT_NODE] = &sn_dp_table_dht_node,
+	[SN_TABLE_DHT_STATE] = &sn_dp_table_dht_state,
+	[SN_TABLE_TURN_ALLOC] = &sn_dp_table_turn_alloc,
+	[SN_TABLE_TURN_PERM] = &sn_dp_table_turn_perm,
+	[SN_TABLE_TURN_CHANNEL] = &sn_dp_table_turn_channel,
 };
 
 static struct {

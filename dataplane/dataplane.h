@@ -43,11 +43,13 @@ struct sn_pkt_meta {
 	uint8_t pad;
 };
 
-/* A neighbour learned by a worker, on its way to the table writer. */
+/* A neighbour learned by a worker, on its way to the table writer. With `resolve` set it
+ * is instead a next hop a worker needs and does not know (learn.family and learn.ip only):
+ * the main lcore sends an ARP request / neighbour solicitation for it (sn_dp_resolve). */
 struct sn_learn_msg {
 	struct sn_l3_learn learn;
 	uint16_t port_idx;
-	uint16_t pad;
+	uint16_t resolve;
 };
 
 /* GCRA policer: tat is the theoretical arrival time in TSC cycles. */
@@ -129,6 +131,9 @@ struct sn_dp_table {
  * -EOPNOTSUPP). channel.c holds the list. */
 extern const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX];
 extern const struct sn_dp_table sn_dp_table_dispatch; /* dispatch.c */
+extern const struct sn_dp_table sn_dp_table_dht_node, sn_dp_table_dht_state; /* dht.c */
+extern const struct sn_dp_table sn_dp_table_turn_alloc, sn_dp_table_turn_perm,
+	sn_dp_table_turn_channel; /* turn.c */
 
 /* Fast handlers for UDP datagrams the dispatcher gives them (worker context). They own m
  * from then on: send it (tx_enqueue), punt it or count a drop. */
@@ -140,6 +145,39 @@ void sn_worker_punt(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
 
 /* worker.c */
 int worker_main(void *arg);
+
+/* dht.c: the OpenDHT fast handler (SN_UDP_HANDLER_DHT). */
+void sn_dht_handle(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
+		   const struct sn_l3_result *res, uint64_t now);
+
+/* turn.c: the TURN fast path. sn_turn_handle: datagrams to a port dispatched to
+ * SN_UDP_HANDLER_TURN (Binding answers, Send indications, ChannelData; other requests are
+ * punted); sn_turn_relay: datagrams to a relayed transport address (worker.c: ports in the
+ * relay range that have no dispatch entry). Both take the mbuf and queue it; the worker
+ * calls sn_turn_flush once per poll round, before tx_flush, which handles the queued
+ * packets in order with a prefetch pipeline. init/fini on the main lcore, after the ports
+ * are up and before the workers start / after they stopped. */
+struct sn_turn_fast {
+	uint16_t relay_min;  /* turn.relay_port_min */
+	uint16_t relay_span; /* relay_port_max - relay_port_min */
+	bool rfc5766;        /* turn.rfc5766_channels */
+	bool enabled;        /* the TURN tables are up */
+};
+extern struct sn_turn_fast sn_turn_fast;
+static inline bool sn_turn_is_relay_port(uint16_t port_host)
+{
+	return sn_turn_fast.enabled &&
+	       (uint16_t)(port_host - sn_turn_fast.relay_min) <= sn_turn_fast.relay_span;
+}
+int sn_turn_init(void);
+void sn_turn_fini(void);
+void sn_turn_handle(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
+		    const struct sn_l3_result *res, uint64_t now);
+void sn_turn_relay(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
+		   const struct sn_l3_result *res, uint64_t now);
+void sn_turn_flush(struct sn_worker *w, uint64_t now);
+struct sn_turn_table;
+const struct sn_turn_table *sn_turn_table(void);
 
 /* channel.c: the control channel server, run from the main loop. */
 int channel_init(void);

@@ -494,9 +494,38 @@ uint16_t sn_udp_headroom(uint8_t family)
 	return SN_ETHER_HDR_LEN + (family == AF_INET ? IPV4_HDR_LEN : IPV6_HDR_LEN) + UDP_HDR_LEN;
 }
 
+uint32_t sn_udp_pseudo_sum(const uint8_t *ip_hdr, uint8_t family, uint32_t udp_len)
+{
+	return family == AF_INET ? pseudo_ipv4(ip_hdr, udp_len, IP_PROTO_UDP)
+				 : pseudo_ipv6(ip_hdr, udp_len, IP_PROTO_UDP);
+}
+
+static uint16_t build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
+			  uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
+			  uint16_t src_port, uint16_t dst_port, uint16_t payload_len, bool have_sum,
+			  uint32_t payload_sum);
+
 uint16_t sn_build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
 		      uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
 		      uint16_t src_port, uint16_t dst_port, uint16_t payload_len)
+{
+	return build_udp(frame, src_mac, dst_mac, family, src_ip, dst_ip, src_port, dst_port,
+			 payload_len, false, 0);
+}
+
+uint16_t sn_build_udp_sum(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
+			  uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
+			  uint16_t src_port, uint16_t dst_port, uint16_t payload_len,
+			  uint32_t payload_sum)
+{
+	return build_udp(frame, src_mac, dst_mac, family, src_ip, dst_ip, src_port, dst_port,
+			 payload_len, true, payload_sum);
+}
+
+static uint16_t build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
+			  uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
+			  uint16_t src_port, uint16_t dst_port, uint16_t payload_len, bool have_sum,
+			  uint32_t payload_sum)
 {
 	uint8_t *ip = frame + SN_ETHER_HDR_LEN;
 	uint16_t udp_len = (uint16_t)(UDP_HDR_LEN + payload_len);
@@ -531,8 +560,18 @@ uint16_t sn_build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_t ds
 	memcpy(udp + 2, &dst_port, 2);
 	wr16(udp + 4, udp_len);
 	udp[6] = udp[7] = 0;
-	uint16_t c = family == AF_INET ? sn_l4_cksum_ipv4(ip, udp, udp_len, IP_PROTO_UDP)
-				       : sn_l4_cksum_ipv6(ip, udp, udp_len, IP_PROTO_UDP);
+	uint16_t c;
+	if (have_sum) {
+		/* The payload is not read: its sum comes with it (a 32-bit partial sum; the
+		 * 64-bit accumulator of sn_cksum_partial takes it as the starting value). */
+		uint32_t ph = sn_udp_pseudo_sum(ip, family, udp_len);
+		uint64_t s64 = (uint64_t)ph + payload_sum;
+		uint32_t s = (uint32_t)((s64 & 0xffffffffu) + (s64 >> 32));
+		c = sn_cksum_fold(sn_cksum_partial(udp, UDP_HDR_LEN, s));
+	} else {
+		c = family == AF_INET ? sn_l4_cksum_ipv4(ip, udp, udp_len, IP_PROTO_UDP)
+				      : sn_l4_cksum_ipv6(ip, udp, udp_len, IP_PROTO_UDP);
+	}
 	if (c == 0)
 		c = 0xffff; /* zero means "no checksum" in UDP */
 	memcpy(udp + 6, &c, 2);

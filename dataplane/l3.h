@@ -87,6 +87,17 @@ uint16_t sn_udp_headroom(uint8_t family);
 uint16_t sn_build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
 		      uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
 		      uint16_t src_port, uint16_t dst_port, uint16_t payload_len);
+/* As sn_build_udp, without reading the payload: payload_sum is the one's-complement sum of
+ * its bytes as they sit at an even offset after the UDP header (sn_cksum_partial over
+ * them, or any value congruent to it, folded or not). For relaying a payload whose sum
+ * follows from the checksum it arrived with. */
+uint16_t sn_build_udp_sum(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
+			  uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
+			  uint16_t src_port, uint16_t dst_port, uint16_t payload_len,
+			  uint32_t payload_sum);
+/* One's-complement sum of the UDP pseudo header (RFC 768; RFC 8200 §8.1) for the IPv4/IPv6
+ * header at ip_hdr and a UDP length (header included). */
+uint32_t sn_udp_pseudo_sum(const uint8_t *ip_hdr, uint8_t family, uint32_t udp_len);
 /* Builds an ARP request or an IPv6 neighbour solicitation for `target`. Returns its length
  * (cap must be at least 86). */
 uint16_t sn_build_neigh_request(uint8_t *frame, const struct sn_l3_port *port, uint8_t family,

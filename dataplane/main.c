@@ -241,6 +241,11 @@ static unsigned apply_learned(void)
 						    NULL);
 	for (unsigned i = 0; i < n; i++) {
 		const struct sn_l3_learn *l = &msgs[i].learn;
+		if (msgs[i].resolve) {
+			/* A worker needs this next hop (turn.c): ask the link for it. */
+			sn_dp_resolve(msgs[i].port_idx, l->family, l->ip);
+			continue;
+		}
 		int rc = sn_neigh_learn(&sn_dp.neigh, &sn_dp.rcu, msgs[i].port_idx, l->family,
 					l->ip, l->mac);
 		if (rc > 0)
@@ -419,7 +424,7 @@ int main(int argc, char **argv)
 	sn_dp.stats->n_ports = sn_dp.n_ports;
 	stats_update();
 
-	if (channel_init() < 0)
+	if (sn_turn_init() < 0 || channel_init() < 0)
 		goto out_ports;
 
 	for (uint16_t i = 0; i < sn_dp.n_workers; i++) {
@@ -441,6 +446,7 @@ int main(int argc, char **argv)
 
 	channel_fini();
 out_ports:
+	sn_turn_fini();
 	for (uint16_t p = 0; p < sn_dp.n_ports; p++) {
 		rte_eth_dev_stop(sn_dp.ports[p].port_id);
 		rte_eth_dev_close(sn_dp.ports[p].port_id);

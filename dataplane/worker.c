@@ -26,10 +26,16 @@ static inline void tx_enqueue(struct sn_worker *w, uint16_t port_idx, struct rte
 	tb->pkts[tb->count++] = m;
 	if (tb->count == SN_MAX_BURST) {
 		uint16_t port_id = sn_dp.ports[port_idx].port_id;
+		uint64_t bytes = 0;
+		for (uint16_t i = 0; i < tb->count; i++)
+			bytes += tb->pkts[i]->pkt_len;
 		uint16_t sent = rte_eth_tx_burst(port_id, w->index, tb->pkts, tb->count);
-		for (uint16_t i = sent; i < tb->count; i++)
+		for (uint16_t i = sent; i < tb->count; i++) {
+			bytes -= tb->pkts[i]->pkt_len;
 			count_drop(w, SN_DROP_TX_FULL, tb->pkts[i]);
+		}
 		w->stats->counters[SN_CTR_TX_PACKETS] += sent;
+		w->stats->counters[SN_CTR_TX_BYTES] += bytes;
 		tb->count = 0;
 	}
 }
@@ -110,6 +116,12 @@ static void handle_udp(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_id
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t dst_port = (uint16_t)(frame[res->l4_off + 2] << 8 | frame[res->l4_off + 3]);
 	uint8_t handler = sn_dispatch_lookup(dispatch, res->family == AF_INET6, dst_port);
+	if (handler == SN_UDP_HANDLER_DROP && sn_turn_is_relay_port(dst_port)) {
+		/* A relayed transport address: peer data for a TURN client (turn.c). Ports with
+		 * a dispatch entry keep it, so a relay range over 3478 or 4222 breaks nothing. */
+		w->stats->counters[SN_CTR_UDP_DISPATCHED]++;
+		return sn_turn_relay(w, m, port_idx, res, now);
+	}
 	switch (handler) {
 	case SN_UDP_HANDLER_PUNT:
 		w->stats->counters[SN_CTR_UDP_DISPATCHED]++;
@@ -117,10 +129,12 @@ static void handle_udp(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_id
 	case SN_UDP_HANDLER_ECHO:
 		w->stats->counters[SN_CTR_UDP_DISPATCHED]++;
 		return punt(w, m, port_idx, res, SN_PUNT_ECHO, now);
-	case SN_UDP_HANDLER_TURN:
 	case SN_UDP_HANDLER_DHT:
-		/* Fast handlers are added by the relay and overlay modules. */
-		return count_drop(w, SN_DROP_HANDLER_UNAVAILABLE, m);
+		w->stats->counters[SN_CTR_UDP_DISPATCHED]++;
+		return sn_dht_handle(w, m, port_idx, res, now);
+	case SN_UDP_HANDLER_TURN:
+		w->stats->counters[SN_CTR_UDP_DISPATCHED]++;
+		return sn_turn_handle(w, m, port_idx, res, now);
 	default:
 		return count_drop(w, SN_DROP_UDP_PORT_CLOSED, m);
 	}
@@ -222,6 +236,7 @@ int worker_main(void *arg)
 				handle_packet(w, pkts[i], p, dispatch, now);
 			}
 		}
+		sn_turn_flush(w, now); /* TURN packets of this round (turn.c) */
 		if (w->index == 0)
 			got += drain_injects(w);
 		tx_flush(w);
