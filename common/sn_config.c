@@ -44,6 +44,7 @@ enum field_type {
 	FT_ENUM,	/* int or uint16_t, index into names */
 	FT_LCORE_LIST,	/* unsigned[], count in int at aux_off */
 	FT_STRING_LIST, /* char *[] (heap), count in int at aux_off */
+	FT_CIDR_LIST,	/* struct sn_cidr[], count in int at aux_off */
 };
 
 enum field_flag {
@@ -107,6 +108,7 @@ struct field {
 #define CONF struct sn_config
 #define PORT struct sn_port_config
 #define DISP struct sn_dispatch_config
+#define TUSER struct sn_turn_user
 
 static const char *const log_level_names[] = {
     [SN_LOG_ERR] = "error",
@@ -228,10 +230,71 @@ static const struct field fields[] = {
     VAL("turn.rfc5766_channels", FT_BOOL, "false", 0, 0, 0, CONF, turn.rfc5766_channels,
 	"Also accept channel numbers 0x5000-0x7FFF, as RFC 5766 clients (coturn's "
 	"turnutils_uclient) use."),
+    VAL("turn.realm", FT_STRING, "supernode", 1, SN_CONFIG_TURN_STR - 1, FF_NAME, CONF, turn.realm,
+	"REALM of the long-term credentials ([A-Za-z0-9_.-]). Keep it short: a 401 challenge "
+	"must not be larger than the request it answers."),
+    LIST("turn.users", FT_MAP_LIST, 0, SN_CONFIG_MAX_TURN_USERS, CONF, turn.users, turn.n_users,
+	 "Static long-term credentials."),
+    VAL("turn.users[].name", FT_STRING, NULL, 1, SN_CONFIG_TURN_STR - 1, FF_REQUIRED, TUSER, name,
+	"USERNAME; unique."),
+    VAL("turn.users[].password", FT_STRING, NULL, 1, SN_CONFIG_TURN_STR - 1, FF_REQUIRED, TUSER,
+	password, "Password (already in SASLprep form)."),
+    VAL("turn.users[].quota", FT_U32, "0", 0, 16777216, 0, TUSER, quota,
+	"Allocations this user may hold at once; 0: turn.user_quota."),
+    VAL("turn.rest_secret", FT_STRING, NULL, 0, SN_CONFIG_TURN_SECRET - 1, 0, CONF,
+	turn.rest_secret,
+	"TURN REST API shared secret (coturn's use-auth-secret): USERNAME `expiry:user`, "
+	"password base64(HMAC-SHA1(secret, USERNAME)). Empty or absent: off."),
+    VAL("turn.nonce_lifetime", FT_U32, "600", 30, 86400, 0, CONF, turn.nonce_lifetime,
+	"Seconds a NONCE stays valid; older ones get 438 (Stale Nonce)."),
+    VAL("turn.default_lifetime", FT_U32, "600", 60, 86400, 0, CONF, turn.default_lifetime,
+	"Allocation lifetime in seconds when the client asks for less or nothing (RFC 8656: "
+	"600)."),
+    VAL("turn.max_lifetime", FT_U32, "3600", 60, 86400, 0, CONF, turn.max_lifetime,
+	"Longest allocation lifetime granted, in seconds; at least default_lifetime."),
+    VAL("turn.user_quota", FT_U32, "0", 0, 16777216, 0, CONF, turn.user_quota,
+	"Allocations one user may hold at once (486 beyond); 0: no per-user limit. The total "
+	"is max_allocations."),
+    LIST("turn.allowed_peers", FT_CIDR_LIST, 0, SN_CONFIG_MAX_PEER_RANGES, CONF,
+	 turn.allowed_peers, turn.n_allowed_peers,
+	 "Peer ranges (`ADDR/LEN`) allowed although the default policy denies them; the "
+	 "longest match of allowed_peers and denied_peers wins, denied on a tie."),
+    LIST("turn.denied_peers", FT_CIDR_LIST, 0, SN_CONFIG_MAX_PEER_RANGES, CONF,
+	 turn.denied_peers, turn.n_denied_peers,
+	 "Peer ranges denied in addition to the defaults (loopback, private, link-local, "
+	 "multicast, unspecified, documentation, benchmarking, broadcast, CGNAT, and their "
+	 "IPv4-mapped/compatible forms)."),
+    VAL("turn.software", FT_STRING, NULL, 0, SN_CONFIG_TURN_STR - 1, 0, CONF, turn.software,
+	"SOFTWARE attribute in TURN responses; empty or absent: none."),
 
     SECTION("dht", "OpenDHT node (wire format of OpenDHT 2.4)."),
     VAL("dht.network_id", FT_U32, "0", 0, 4294967295u, 0, CONF, dht.network_id,
 	"OpenDHT network id; messages with another id are dropped. 0 is the public network."),
+    {.path = "dht.node_id", .type = FT_STRING, .min = 40, .max = 40, .flags = FF_HAS,
+     AT(CONF, dht.node_id), .has_off = offsetof(CONF, dht.has_node_id),
+     .doc = "Node id, 40 hex digits. Unset: generated once and kept in "
+	    "`<runtime_dir>/dht_node_id`."},
+    LIST("dht.bootstrap", FT_STRING_LIST, 0, SN_CONFIG_MAX_DHT_BOOTSTRAP, CONF, dht.bootstrap,
+	 dht.n_bootstrap,
+	 "Nodes to join the DHT through: `IPv4:port` or `[IPv6]:port` (addresses, no names). "
+	 "Empty: the appliance is a bootstrap node itself and learns nodes that contact it."),
+    VAL("dht.max_store_bytes", FT_U32, "67108864", 65536, 4294967295u, 0, CONF,
+	dht.max_store_bytes,
+	"Bytes of stored values (OpenDHT's Value::size) in all; puts beyond it are refused."),
+    VAL("dht.max_keys", FT_U32, "1048576", 1, 1073741824, 0, CONF, dht.max_keys,
+	"Keys holding values or listeners."),
+    VAL("dht.max_values_per_key", FT_U32, "1024", 1, 65536, 0, CONF, dht.max_values_per_key,
+	"Values stored under one key (OpenDHT allows 65536)."),
+    VAL("dht.max_value_size", FT_U32, "65536", 64, 65536, 0, CONF, dht.max_value_size,
+	"Largest value (data, signature, cypher and user type bytes); OpenDHT's limit is 65536."),
+    VAL("dht.quota_bytes", FT_U32, "1048576", 64, 4294967295u, 0, CONF, dht.quota_bytes,
+	"Bytes of values one source address may have stored."),
+    VAL("dht.quota_values", FT_U32, "256", 1, 16777216, 0, CONF, dht.quota_values,
+	"Values one source address may have stored."),
+    VAL("dht.max_listeners", FT_U32, "65536", 1, 16777216, 0, CONF, dht.max_listeners,
+	"Listeners (listen requests being served), all keys together."),
+    VAL("dht.quota_listeners", FT_U32, "64", 1, 16777216, 0, CONF, dht.quota_listeners,
+	"Listeners one source address may have."),
 };
 
 #define N_FIELDS ARRAY_SIZE(fields)
@@ -775,6 +838,73 @@ static int set_lcore_list(struct loader *ld, const struct field *f, const struct
 	return 0;
 }
 
+/* Parses "ADDR/LEN" or a bare address (a host: /32, /128) of either family. Returns 0, or
+ * -EINVAL (not an address or prefix), -ERANGE (length), -EDOM (host bits set). */
+static int parse_cidr(const char *s, struct sn_cidr *out)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	uint32_t plen;
+	int af;
+
+	if (alen == 0 || alen >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	af = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(af, buf, out->addr) != 1)
+		return -EINVAL;
+	out->family = (uint8_t)af;
+	plen = af == AF_INET ? 32 : 128;
+	if (slash && (strlen(slash + 1) > 3 || parse_u32(slash + 1, strlen(slash + 1), &plen)))
+		return -EINVAL;
+	if (plen > (af == AF_INET ? 32u : 128u))
+		return -ERANGE;
+	out->len = (uint8_t)plen;
+	for (unsigned bit = plen; bit < (af == AF_INET ? 32u : 128u); bit++)
+		if (out->addr[bit / 8] & (0x80u >> (bit % 8)))
+			return -EDOM;
+	return 0;
+}
+
+static int set_cidr_list(struct loader *ld, const struct field *f, const struct node *v,
+			 const char *path, void *base)
+{
+	struct sn_cidr *list = (struct sn_cidr *)((char *)base + f->off);
+	char ipath[PATH_BUF], shown[KEY_SHOWN + 4];
+	int rc;
+
+	if (v->kind != NODE_SEQ)
+		return fail(ld, v->line, path, -EINVAL, "expected a list of ADDR/LEN, got %s",
+			    kind_name(v));
+	for (size_t i = 0; i < v->n_kids; i++) {
+		const struct node *item = v->kids[i];
+
+		path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		if (i >= f->max)
+			return fail(ld, item->line, ipath, -EINVAL, "more than %u entries", f->max);
+		rc = need_scalar(ld, item, ipath, "an address range (ADDR/LEN)");
+		if (rc)
+			return rc;
+		show_text(shown, sizeof(shown), item);
+		rc = parse_cidr(item->text, &list[i]);
+		if (rc == -ERANGE)
+			return fail(ld, item->line, ipath, -EINVAL, "prefix length out of range in \"%s\"",
+				    shown);
+		if (rc == -EDOM)
+			return fail(ld, item->line, ipath, -EINVAL,
+				    "\"%s\" has bits set past the prefix length", shown);
+		if (rc)
+			return fail(ld, item->line, ipath, -EINVAL,
+				    "\"%s\" is not an address range (198.51.100.0/24, 2001:db8::/32)",
+				    shown);
+	}
+	store_int((char *)base + f->aux_off, (int)v->n_kids);
+	return 0;
+}
+
 /* Sets one value (any type but sections and lists of maps) at base from node v. */
 static int set_value(struct loader *ld, const struct field *f, const struct node *v,
 		     const char *path, void *base)
@@ -881,6 +1011,9 @@ static int set_value(struct loader *ld, const struct field *f, const struct node
 		break;
 	case FT_STRING_LIST:
 		rc = set_string_list(ld, f, v, path, base);
+		break;
+	case FT_CIDR_LIST:
+		rc = set_cidr_list(ld, f, v, path, base);
 		break;
 	case FT_SECTION:
 	case FT_MAP_LIST:
@@ -1171,6 +1304,36 @@ static int check_port(struct loader *ld, int i)
 	return 0;
 }
 
+static int check_dht(struct loader *ld)
+{
+	const struct sn_dht_config *d = &ld->cfg->dht;
+	char path[PATH_BUF];
+	uint8_t addr[16];
+	uint16_t port;
+	int family;
+
+	if (d->has_node_id) {
+		bool zero = true;
+
+		for (int i = 0; i < 40; i++) {
+			if (!is_xdigit(d->node_id[i]))
+				return rule_fail(ld, "dht.node_id", "not 40 hex digits");
+			zero &= d->node_id[i] == '0';
+		}
+		if (zero)
+			return rule_fail(ld, "dht.node_id", "the zero id is not a node id");
+	}
+	for (int i = 0; i < d->n_bootstrap; i++) {
+		path_printf(path, sizeof(path), "dht.bootstrap[%d]", i);
+		if (sn_config_parse_endpoint(d->bootstrap[i], &family, addr, &port) < 0)
+			return rule_fail(ld, path, "not IPv4:port or [IPv6]:port");
+	}
+	if (d->quota_bytes > d->max_store_bytes)
+		return rule_fail(ld, "dht.quota_bytes", "%u is above max_store_bytes %u",
+				 d->quota_bytes, d->max_store_bytes);
+	return 0;
+}
+
 static int check_config(struct loader *ld)
 {
 	struct sn_dataplane_config *dp = &ld->cfg->dataplane;
@@ -1195,6 +1358,15 @@ static int check_config(struct loader *ld)
 	if (ld->cfg->turn.relay_port_max < ld->cfg->turn.relay_port_min)
 		return rule_fail(ld, "turn.relay_port_max", "%u is below relay_port_min %u",
 				 ld->cfg->turn.relay_port_max, ld->cfg->turn.relay_port_min);
+	if (ld->cfg->turn.max_lifetime < ld->cfg->turn.default_lifetime)
+		return rule_fail(ld, "turn.max_lifetime", "%u is below default_lifetime %u",
+				 ld->cfg->turn.max_lifetime, ld->cfg->turn.default_lifetime);
+	for (int i = 0; i < ld->cfg->turn.n_users; i++) {
+		path_printf(path, sizeof(path), "turn.users[%d].name", i);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(ld->cfg->turn.users[j].name, ld->cfg->turn.users[i].name))
+				return rule_fail(ld, path, "also the name of users[%d]", j);
+	}
 	for (int i = 0; i < dp->n_dispatch; i++) {
 		path_printf(path, sizeof(path), "dataplane.dispatch[%d].port", i);
 		for (int j = 0; j < i; j++)
@@ -1202,10 +1374,55 @@ static int check_config(struct loader *ld)
 				return rule_fail(ld, path, "UDP port %u is also in dispatch[%d]",
 						 dp->dispatch[i].port, j);
 	}
+	rc = check_dht(ld);
+	if (rc)
+		return rc;
 	return 0;
 }
 
 /* --- API --- */
+
+int sn_config_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *ps;
+	uint32_t p;
+	size_t hl;
+
+	if (!s)
+		return -EINVAL;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(end - s - 1);
+		if (hl == 0 || hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		ps = end + 2;
+		*family = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+		if (hl == 0 || hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		ps = colon + 1;
+		*family = AF_INET;
+	}
+	memset(addr, 0, 16);
+	if (inet_pton(*family, host, addr) != 1)
+		return -EINVAL;
+	if (parse_u32(ps, strlen(ps), &p) < 0 || p == 0 || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
 
 void sn_config_free(struct sn_config *cfg)
 {
@@ -1216,6 +1433,11 @@ void sn_config_free(struct sn_config *cfg)
 		cfg->dataplane.eal_args[i] = NULL;
 	}
 	cfg->dataplane.n_eal_args = 0;
+	for (int i = 0; i < cfg->dht.n_bootstrap && i < SN_CONFIG_MAX_DHT_BOOTSTRAP; i++) {
+		free(cfg->dht.bootstrap[i]);
+		cfg->dht.bootstrap[i] = NULL;
+	}
+	cfg->dht.n_bootstrap = 0;
 }
 
 int sn_config_load_buffer(const char *name, const char *text, size_t len, struct sn_config *cfg,
@@ -1359,6 +1581,8 @@ static const char *type_name(const struct field *f)
 		return "lcore list";
 	case FT_STRING_LIST:
 		return "string list";
+	case FT_CIDR_LIST:
+		return "address range list";
 	}
 	return "?";
 }
@@ -1384,6 +1608,7 @@ static void print_range(FILE *out, const struct field *f)
 		break;
 	case FT_MAP_LIST:
 	case FT_STRING_LIST:
+	case FT_CIDR_LIST:
 		fprintf(out, "%u..%u entries", f->min, f->max);
 		break;
 	case FT_LCORE_LIST:
@@ -1407,7 +1632,8 @@ void sn_config_print_doc(FILE *out)
 		else if ((f->flags & FF_REQUIRED) ||
 			 ((f->type == FT_MAP_LIST || f->type == FT_LCORE_LIST) && f->min > 0))
 			fputs("required", out);
-		else if (f->type == FT_MAP_LIST || f->type == FT_STRING_LIST)
+		else if (f->type == FT_MAP_LIST || f->type == FT_STRING_LIST ||
+			 f->type == FT_CIDR_LIST)
 			fputs("empty", out);
 		else if (f->flags & FF_HAS)
 			fputs("unset", out);

@@ -22,6 +22,10 @@
 #define SN_CONFIG_PATH_LEN     256
 #define SN_CONFIG_MAX_FILE     (1024 * 1024) /* larger files are refused */
 #define SN_CONFIG_MAX_DEPTH    16            /* deeper YAML nesting is refused */
+#define SN_CONFIG_MAX_TURN_USERS   64  /* turn.users entries */
+#define SN_CONFIG_MAX_PEER_RANGES  64  /* turn.allowed_peers / turn.denied_peers entries */
+#define SN_CONFIG_TURN_STR         128 /* realm, user names, passwords, software (NUL included) */
+#define SN_CONFIG_TURN_SECRET      256 /* turn.rest_secret (NUL included) */
 /* Lcore ids are below this: RTE_MAX_LCORE of Debian 12's DPDK build. */
 #define SN_CONFIG_MAX_LCORE    128
 /* runtime_dir plus "/" and a socket name must fit in sockaddr_un.sun_path (108 bytes). */
@@ -83,8 +87,22 @@ struct sn_control_config {
 	uint32_t keepalive_ms;          /* channel keepalive period */
 };
 
-/* TURN relay (relay issue). Fields used by the dataplane's fast path; control's TURN
- * settings (realm, users, secrets, quotas, peer ranges) join them here. */
+/* A long-term credential of turn.users. */
+struct sn_turn_user {
+	char name[SN_CONFIG_TURN_STR];     /* USERNAME as the client sends it */
+	char password[SN_CONFIG_TURN_STR]; /* its password (the key is MD5(name:realm:password)) */
+	uint32_t quota;                    /* allocations at once; 0: turn.user_quota */
+};
+
+/* An address range of turn.allowed_peers / turn.denied_peers. */
+struct sn_cidr {
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint8_t len;      /* prefix length */
+	uint8_t addr[16]; /* network byte order, host bits zero; IPv4 in the first 4 bytes */
+};
+
+/* TURN relay (relay issue). The first block is used by the dataplane's fast path too; the
+ * rest (credentials, lifetimes, quotas, peer policy) by control only. */
 struct sn_turn_config {
 	uint16_t relay_port_min;  /* relayed transport addresses use ports in */
 	uint16_t relay_port_max;  /* [relay_port_min, relay_port_max] on the port's addresses */
@@ -92,12 +110,44 @@ struct sn_turn_config {
 	uint16_t max_permissions; /* per allocation */
 	uint16_t max_channels;    /* per allocation */
 	bool rfc5766_channels;    /* accept channel numbers 0x5000-0x7FFF (RFC 5766 range) */
+	char realm[SN_CONFIG_TURN_STR]; /* REALM of the long-term credentials */
+	int n_users;
+	struct sn_turn_user users[SN_CONFIG_MAX_TURN_USERS]; /* static long-term credentials */
+	char rest_secret[SN_CONFIG_TURN_SECRET]; /* TURN REST API shared secret; "": off */
+	uint32_t nonce_lifetime;   /* seconds a NONCE stays valid (438 after) */
+	uint32_t default_lifetime; /* allocation lifetime in seconds when none is asked for */
+	uint32_t max_lifetime;     /* longest allocation lifetime granted, seconds */
+	uint32_t user_quota;       /* allocations at once per user; 0: no per-user limit */
+	int n_allowed_peers;
+	struct sn_cidr allowed_peers[SN_CONFIG_MAX_PEER_RANGES]; /* peers allowed despite the
+								   * default deny list */
+	int n_denied_peers;
+	struct sn_cidr denied_peers[SN_CONFIG_MAX_PEER_RANGES]; /* peers denied in addition */
+	char software[SN_CONFIG_TURN_STR]; /* SOFTWARE attribute text; "": none (default) */
 };
 
 /* OpenDHT node (overlay issue). */
+#define SN_CONFIG_MAX_DHT_BOOTSTRAP 16 /* dht.bootstrap entries */
 struct sn_dht_config {
-	uint32_t network_id; /* OpenDHT network id (n); 0: the public network */
+	uint32_t network_id;   /* OpenDHT network id (n); 0: the public network */
+	bool has_node_id;      /* node_id was given */
+	char node_id[41];      /* 40 hex digits; else generated and kept in runtime_dir */
+	int n_bootstrap;
+	char *bootstrap[SN_CONFIG_MAX_DHT_BOOTSTRAP]; /* "IPv4:port" or "[IPv6]:port" (heap) */
+	uint32_t max_store_bytes;    /* all stored values together */
+	uint32_t max_keys;           /* keys with values or listeners */
+	uint32_t max_values_per_key;
+	uint32_t max_value_size;     /* one value (Value::size), at most 65536 */
+	uint32_t quota_bytes;        /* stored bytes per source address */
+	uint32_t quota_values;       /* stored values per source address */
+	uint32_t max_listeners;      /* listeners, all keys together */
+	uint32_t quota_listeners;    /* listeners per source address */
 };
+
+/* Parses "IPv4:port" or "[IPv6]:port" (port 1..65535). Returns 0 and fills family
+ * (AF_INET/AF_INET6), addr (network order; IPv4 in the first 4 bytes) and port (host order),
+ * or -EINVAL. */
+int sn_config_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port);
 
 struct sn_config {
 	char path[SN_CONFIG_PATH_LEN];  /* file it was loaded from */

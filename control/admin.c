@@ -1,6 +1,9 @@
 #include "admin.h"
+#include "dht.h"
 #include "json.h"
 #include "metrics.h"
+#include "reload.h"
+#include "turn.h"
 #include "sn_log.h"
 #include "table.h"
 #include "util.h"
@@ -541,7 +544,8 @@ static int cmd_dispatch(struct ctl_admin_ctx *ctx, int argc, char **argv, bool j
 			ctl_json_obj_begin(&j);
 			ctl_json_kv_u64(&j, "port", w->port);
 			ctl_json_kv_str(&j, "family", w->family == AF_INET ? "ipv4" : "ipv6");
-			ctl_json_kv_str(&j, "handler", ctl_udp_handler_name(w->handler));
+			ctl_json_kv_str(&j, "handler",
+					w->del ? "(remove)" : ctl_udp_handler_name(w->handler));
 			ctl_json_kv_str(&j, "state", want_state_names[w->state & 3]);
 			ctl_json_obj_end(&j);
 		}
@@ -561,7 +565,7 @@ static int cmd_dispatch(struct ctl_admin_ctx *ctx, int argc, char **argv, bool j
 
 		ctl_table_cell(&t, "%u", w->port);
 		ctl_table_cell(&t, "%s", w->family == AF_INET ? "ipv4" : "ipv6");
-		ctl_table_cell(&t, "%s", ctl_udp_handler_name(w->handler));
+		ctl_table_cell(&t, "%s", w->del ? "(remove)" : ctl_udp_handler_name(w->handler));
 		ctl_table_cell(&t, "%s", want_state_names[w->state & 3]);
 	}
 	if (rc == 0)
@@ -607,6 +611,16 @@ static int cmd_help(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
 	return rc;
 }
 
+/* ---------- allocations (turn.h) ---------- */
+
+static int cmd_allocations(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
+			   struct ctl_buf *out)
+{
+	if (!ctx->turn)
+		return reply_error(out, json, -ENOTSUP, "TURN is not running in this control");
+	return ctl_turn_cmd_allocations(ctx->turn, argc, argv, json, out);
+}
+
 /* The command table: later issues add allocations, routes, bans, promotions, reload. */
 static const struct admin_cmd admin_cmds[] = {
     {"help", "", "list the commands", cmd_help},
@@ -614,8 +628,33 @@ static const struct admin_cmd admin_cmds[] = {
     {"ports", "", "per-port counters, link state and rates", cmd_ports},
     {"workers", "", "per-lcore counters, rates and busy share", cmd_workers},
     {"dispatch", "", "UDP dispatch entries known from the dataplane", cmd_dispatch},
+    {"config", "", "the running config (what is in effect) and the last reload",
+     ctl_reload_cmd_config},
+    {"reload", "", "re-read the config file and apply what can change at runtime",
+     ctl_reload_cmd_reload},
+    {"allocations", "[ID]",
+     "TURN allocations: owner, client, relayed addresses, lifetime, permissions, channels, "
+     "relay counters",
+     cmd_allocations},
+    {"routes", "", "DHT routing table: nodes by family and bucket, liveness, in the dataplane",
+     ctl_dht_cmd_routes},
+    {"dht", "", "DHT node: id, network, token rotation, storage and listener totals",
+     ctl_dht_cmd_summary},
     {NULL, NULL, NULL, NULL},
 };
+
+const char *ctl_admin_command(int i, const char **args, const char **help)
+{
+	int n = (int)(sizeof(admin_cmds) / sizeof(admin_cmds[0])) - 1;
+
+	if (i < 0 || i >= n)
+		return NULL;
+	if (args)
+		*args = admin_cmds[i].args;
+	if (help)
+		*help = admin_cmds[i].help;
+	return admin_cmds[i].name;
+}
 
 /* ---------- request handling ---------- */
 

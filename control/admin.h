@@ -9,7 +9,8 @@
  * text "error: <cause>\n", JSON {"error":"<cause>",...}; supernodectl exits 1 on them.
  * A request longer than CTL_ADMIN_MAX_LINE or not finished within CTL_ADMIN_TIMEOUT_NS gets
  * an error (or is closed). Commands (see the table in admin.c; `help` lists them):
- *   help, status, ports, workers, dispatch
+ *   help, status, ports, workers, dispatch, config, reload (the last two: reload.h),
+ *   allocations (turn.h)
  *
  * ctl_admin_exec() runs one request line without any socket, for tests. */
 #ifndef CTL_ADMIN_H
@@ -31,6 +32,9 @@
 #define CTL_ADMIN_MAX_CONNS  16
 #define CTL_ADMIN_TIMEOUT_NS (5ull * 1000000000ull)
 #define CTL_ADMIN_MAX_ARGS   16
+
+struct ctl_reload;
+struct ctl_turn;
 
 /* One sample of the dataplane's counters, for rates over the last sampling interval. */
 struct ctl_admin_sample {
@@ -55,6 +59,8 @@ struct ctl_admin_ctx {
 	uint64_t start_real_ns;		/* control's start (wall clock) */
 	struct ctl_admin_sample prev;	/* previous and latest samples (ctl_admin_sample()) */
 	struct ctl_admin_sample cur;
+	struct ctl_reload *reload; /* config reload and the running config (reload.h); NULL: none */
+	struct ctl_turn *turn;	   /* TURN engine for `allocations` (turn.h); NULL: none */
 };
 
 struct ctl_admin_conn {
@@ -85,6 +91,9 @@ void ctl_admin_ctx_fini(struct ctl_admin_ctx *ctx);
 /* Runs one request line (without the LF); the reply goes to out. Returns 0, or a negative
  * errno when the reply is an error reply. */
 int ctl_admin_exec(struct ctl_admin_ctx *ctx, const char *line, struct ctl_buf *out);
+/* The i-th command of the table (name, its args and help), NULL past the end: supernodectl
+ * lists them in --help without asking control. */
+const char *ctl_admin_command(int i, const char **args, const char **help);
 /* Takes a sample of the dataplane's counters (call about once a second). */
 void ctl_admin_sample(struct ctl_admin_ctx *ctx, uint64_t now);
 

@@ -133,6 +133,53 @@ void ctl_chan_set_punt_handler(struct ctl_chan *ch, enum sn_punt_reason reason, 
 	ch->punt[reason].arg = arg;
 }
 
+int ctl_chan_add_table_hooks(struct ctl_chan *ch, const struct ctl_table_hooks *h)
+{
+	if (ch->n_hooks >= CTL_CHAN_MAX_HOOKS)
+		return -ENOSPC;
+	ch->hooks[ch->n_hooks++] = *h;
+	return 0;
+}
+
+/* Entries of a module's own dump (ctl_chan_request_dump) go to its hooks. */
+static void hooks_dump_entry(struct ctl_chan *ch, const struct sn_msg_view *v)
+{
+	const struct sn_msg_table_cmd *e = v->u.table_cmd;
+
+	for (int i = 0; i < ch->n_hooks; i++)
+		if (e->table < 32 && (ch->hooks[i].tables & (1u << e->table)) &&
+		    ch->hooks[i].dump_entry)
+			ch->hooks[i].dump_entry(ch->hooks[i].arg, e->table, v->key, e->key_len,
+						v->val, e->val_len);
+}
+
+/* Offers an ack or error for a seq the channel did not send to the modules' hooks. */
+static bool hooks_ack(struct ctl_chan *ch, uint32_t seq, int32_t result, uint32_t entries)
+{
+	for (int i = 0; i < ch->n_hooks; i++)
+		if (ch->hooks[i].ack && ch->hooks[i].ack(ch->hooks[i].arg, seq, result, entries))
+			return true;
+	return false;
+}
+
+int ctl_chan_request_dump(struct ctl_chan *ch, uint16_t table)
+{
+	uint64_t buf[(sizeof(struct sn_msg_hdr) + sizeof(struct sn_msg_dump_req) + 7) / 8];
+	struct sn_msg_dump_req *req =
+	    (struct sn_msg_dump_req *)((uint8_t *)buf + sizeof(struct sn_msg_hdr));
+	int rc;
+
+	if (ch->state != CTL_CHAN_READY || ch->module_dump || !table)
+		return -EBUSY;
+	memset(req, 0, sizeof(*req));
+	req->table = table;
+	sn_msg_init(buf, SN_MSG_DUMP_REQ, ctl_chan_next_seq(ch), sizeof(*req));
+	rc = ctl_chan_send(ch, buf, sizeof(struct sn_msg_hdr) + sizeof(*req));
+	if (rc == 0)
+		ch->module_dump = table;
+	return rc;
+}
+
 uint32_t ctl_chan_next_seq(struct ctl_chan *ch)
 {
 	return ++ch->seq;
@@ -216,6 +263,7 @@ void ctl_chan_disconnect(struct ctl_chan *ch, uint64_t now, const char *why)
 	ch->session = false;
 	ch->broken = false;
 	ch->state = CTL_CHAN_DISCONNECTED;
+	ch->module_dump = 0;
 	ch->next_connect_ns = now + ch->reconnect_ns;
 	ch->absent_logged = true; /* the line above said it */
 	for (int i = 0; i < ch->n_want; i++)
@@ -295,16 +343,40 @@ static void want_send(struct ctl_chan *ch, struct ctl_dispatch_want *w, uint64_t
 	int len;
 
 	len = sn_msg_build_table(buf, sizeof(buf), SN_MSG_TABLE_CMD, seq, SN_TABLE_UDP_DISPATCH,
-				 SN_TABLE_OP_ADD, &key, sizeof(key), &val, sizeof(val));
+				 w->del ? SN_TABLE_OP_DEL : SN_TABLE_OP_ADD, &key, sizeof(key),
+				 w->del ? NULL : &val, w->del ? 0 : sizeof(val));
 	if (len < 0 || ctl_chan_send(ch, buf, (size_t)len) < 0) {
 		w->state = CTL_WANT_UNKNOWN; /* the next tick tries again */
 		return;
 	}
 	SN_INFO("dispatch udp port %u %s -> %s: sent (seq %u)", w->port, family_name(w->family),
-		ctl_udp_handler_name(w->handler), seq);
+		w->del ? "(remove)" : ctl_udp_handler_name(w->handler), seq);
 	w->state = CTL_WANT_PENDING;
 	w->seq = seq;
 	w->sent_ns = now;
+}
+
+/* True when control's view of the dataplane already has the entry as wanted. */
+static bool want_present(const struct ctl_chan *ch, const struct ctl_dispatch_want *w)
+{
+	unsigned slot = ctl_chan_dispatch_slot(ch, w->family, w->port);
+
+	/* no entry means drop too (the dataplane leaves drop entries out of its dump) */
+	if (w->del)
+		return slot == 0;
+	return slot == (unsigned)w->handler + 1u ||
+	       (slot == 0 && w->handler == SN_UDP_HANDLER_DROP);
+}
+
+/* Forgets removals that are done. */
+static void want_prune(struct ctl_chan *ch)
+{
+	int j = 0;
+
+	for (int i = 0; i < ch->n_want; i++)
+		if (!(ch->want[i].del && ch->want[i].state == CTL_WANT_OK))
+			ch->want[j++] = ch->want[i];
+	ch->n_want = j;
 }
 
 /* Compares every wanted entry with the view and installs what differs. */
@@ -315,11 +387,7 @@ static void reconcile(struct ctl_chan *ch, uint64_t now)
 	for (int i = 0; i < ch->n_want && ch->session && !ch->broken; i++) {
 		struct ctl_dispatch_want *w = &ch->want[i];
 
-		unsigned slot = ctl_chan_dispatch_slot(ch, w->family, w->port);
-
-		/* no entry means drop too (the dataplane leaves drop entries out of its dump) */
-		if (slot == (unsigned)w->handler + 1u ||
-		    (slot == 0 && w->handler == SN_UDP_HANDLER_DROP)) {
+		if (want_present(ch, w)) {
 			w->state = CTL_WANT_OK;
 			present++;
 			continue;
@@ -327,7 +395,86 @@ static void reconcile(struct ctl_chan *ch, uint64_t now)
 		want_send(ch, w, now);
 		sent++;
 	}
+	want_prune(ch);
 	SN_INFO("%d wanted dispatch entries already present, %d (re)installed", present, sent);
+}
+
+static struct ctl_dispatch_want *want_find(struct ctl_dispatch_want *list, int n, uint8_t family,
+					   uint16_t port)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i].family == family && list[i].port == port)
+			return &list[i];
+	return NULL;
+}
+
+void ctl_chan_set_dispatch(struct ctl_chan *ch, const struct sn_dispatch_config *d, int n,
+			   uint64_t now)
+{
+	struct ctl_dispatch_want next[CTL_CHAN_MAX_WANT];
+	bool force[CTL_CHAN_MAX_WANT] = {false}; /* replaces a command still in flight */
+	int nn = 0, lost = 0;
+
+	/* the new list; entries wanted the same way as before keep their state */
+	for (int i = 0; i < n && i < SN_CONFIG_MAX_DISPATCH; i++) {
+		if (d[i].handler >= SN_UDP_HANDLER_MAX)
+			continue;
+		for (int f = 0; f < 2; f++) {
+			uint8_t fam = f == 0 ? AF_INET : AF_INET6;
+			struct ctl_dispatch_want *o =
+			    want_find(ch->want, ch->n_want, fam, d[i].port);
+			struct ctl_dispatch_want *w = &next[nn++];
+
+			if (o && !o->del && o->handler == d[i].handler) {
+				*w = *o;
+				continue;
+			}
+			/* the view cannot be trusted while another command for it is in flight */
+			force[nn - 1] = o && o->state == CTL_WANT_PENDING;
+			memset(w, 0, sizeof(*w));
+			w->port = d[i].port;
+			w->handler = d[i].handler;
+			w->family = fam;
+		}
+	}
+	/* removals: what was wanted (or still being removed) and no longer is */
+	for (int i = 0; i < ch->n_want; i++) {
+		const struct ctl_dispatch_want *o = &ch->want[i];
+		struct ctl_dispatch_want *w;
+
+		if (want_find(next, nn, o->family, o->port))
+			continue;
+		if (nn == CTL_CHAN_MAX_WANT) {
+			lost++;
+			continue;
+		}
+		w = &next[nn++];
+		*w = *o;
+		if (!o->del) {
+			force[nn - 1] = o->state == CTL_WANT_PENDING;
+			w->del = 1;
+			w->state = CTL_WANT_UNKNOWN;
+		}
+	}
+	if (lost)
+		SN_WARN("%d dispatch removals do not fit (dataplane not answering?); they stay in "
+			"the dataplane",
+			lost);
+	memcpy(ch->want, next, (size_t)nn * sizeof(next[0]));
+	ch->n_want = nn;
+	if (ch->state != CTL_CHAN_READY)
+		return; /* the next resync reconciles */
+	for (int i = 0; i < ch->n_want && ch->session && !ch->broken; i++) {
+		struct ctl_dispatch_want *w = &ch->want[i];
+
+		if (w->state != CTL_WANT_UNKNOWN && w->state != CTL_WANT_FAILED)
+			continue; /* OK, or PENDING: its ack comes */
+		if (!force[i] && want_present(ch, w))
+			w->state = CTL_WANT_OK;
+		else
+			want_send(ch, w, now);
+	}
+	want_prune(ch);
 }
 
 static void log_bad(struct ctl_chan *ch, uint64_t now, const char *what, int err)
@@ -371,6 +518,7 @@ static void on_hello(struct ctl_chan *ch, const struct sn_msg_view *v, uint64_t 
 
 	dispatch_clear(ch);
 	ch->dump_seen = 0;
+	ch->module_dump = 0;
 	ch->state = CTL_CHAN_RESYNC;
 	ch->deadline_ns = now + CTL_CHAN_HANDSHAKE_TIMEOUT_NS;
 	send_simple(ch, SN_MSG_DUMP_REQ, &req, sizeof(req));
@@ -382,6 +530,10 @@ static void on_dump_entry(struct ctl_chan *ch, const struct sn_msg_view *v, uint
 	struct sn_dispatch_key key;
 	struct sn_dispatch_value val;
 
+	if (ch->state == CTL_CHAN_READY && ch->module_dump && e->table == ch->module_dump) {
+		hooks_dump_entry(ch, v);
+		return;
+	}
 	if (ch->state != CTL_CHAN_RESYNC) {
 		count_err(ch, CTL_ERR_UNEXPECTED);
 		log_bad(ch, now, "DUMP_ENTRY outside a resync", -EPROTO);
@@ -389,8 +541,14 @@ static void on_dump_entry(struct ctl_chan *ch, const struct sn_msg_view *v, uint
 	}
 	ch->dump_seen++;
 	ch->deadline_ns = now + CTL_CHAN_HANDSHAKE_TIMEOUT_NS; /* progress */
-	if (e->table != SN_TABLE_UDP_DISPATCH)
-		return; /* a table this control does not track yet */
+	if (e->table != SN_TABLE_UDP_DISPATCH) {
+		for (int i = 0; i < ch->n_hooks; i++)
+			if (e->table < 32 && (ch->hooks[i].tables & (1u << e->table)) &&
+			    ch->hooks[i].dump_entry)
+				ch->hooks[i].dump_entry(ch->hooks[i].arg, e->table, v->key,
+							e->key_len, v->val, e->val_len);
+		return; /* tables no module tracks are ignored */
+	}
 	if (e->key_len != sizeof(key) || e->val_len != sizeof(val)) {
 		count_err(ch, CTL_ERR_BAD_ENTRY);
 		log_bad(ch, now, "dispatch DUMP_ENTRY with wrong key/value size", -EBADMSG);
@@ -408,6 +566,11 @@ static void on_dump_entry(struct ctl_chan *ch, const struct sn_msg_view *v, uint
 
 static void on_dump_end(struct ctl_chan *ch, const struct sn_msg_view *v, uint64_t now)
 {
+	if (ch->state == CTL_CHAN_READY && ch->module_dump &&
+	    v->u.dump_end->table == ch->module_dump) {
+		ch->module_dump = 0;
+		return;
+	}
 	if (ch->state != CTL_CHAN_RESYNC) {
 		count_err(ch, CTL_ERR_UNEXPECTED);
 		log_bad(ch, now, "DUMP_END outside a resync", -EPROTO);
@@ -425,6 +588,9 @@ static void on_dump_end(struct ctl_chan *ch, const struct sn_msg_view *v, uint64
 	ch->state = CTL_CHAN_READY;
 	SN_INFO("resync done: %u entries (%u udp dispatch)", ch->dump_seen, ch->dispatch_entries);
 	reconcile(ch, now);
+	for (int i = 0; i < ch->n_hooks && ch->session && !ch->broken; i++)
+		if (ch->hooks[i].ready)
+			ch->hooks[i].ready(ch->hooks[i].arg, now);
 }
 
 static struct ctl_dispatch_want *want_by_seq(struct ctl_chan *ch, uint32_t seq)
@@ -440,6 +606,8 @@ static void on_table_ack(struct ctl_chan *ch, const struct sn_msg_view *v, uint6
 	const struct sn_msg_table_ack *a = v->u.table_ack;
 	struct ctl_dispatch_want *w = want_by_seq(ch, a->cmd_seq);
 
+	if (!w && hooks_ack(ch, a->cmd_seq, a->result, a->entries))
+		return; /* a module's table command */
 	if (!w) {
 		/* e.g. a late ack of a command that timed out and was resent */
 		count_err(ch, CTL_ERR_UNEXPECTED);
@@ -455,6 +623,13 @@ static void on_table_ack(struct ctl_chan *ch, const struct sn_msg_view *v, uint6
 		return;
 	}
 	w->state = CTL_WANT_OK;
+	if (w->del) {
+		dispatch_store(ch, w->family, w->port, 0);
+		SN_INFO("dispatch udp port %u %s: removed (%u entries in the dataplane)", w->port,
+			family_name(w->family), a->entries);
+		want_prune(ch); /* w is gone after this */
+		return;
+	}
 	dispatch_store(ch, w->family, w->port, w->handler + 1u);
 	SN_INFO("dispatch udp port %u %s -> %s: installed (%u entries in the dataplane)", w->port,
 		family_name(w->family), ctl_udp_handler_name(w->handler), a->entries);
@@ -472,6 +647,8 @@ static void on_error(struct ctl_chan *ch, const struct sn_msg_view *v, uint64_t 
 			e->text); /* text NUL-terminated: sn_msg_parse */
 	if (w)
 		w->state = CTL_WANT_FAILED;
+	else
+		hooks_ack(ch, e->bad_seq, e->error, 0);
 	if (ch->state == CTL_CHAN_HELLO_WAIT)
 		ctl_chan_disconnect(ch, now, "dataplane refused our HELLO");
 }

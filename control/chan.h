@@ -9,7 +9,8 @@
  * reconcile: each wanted UDP dispatch entry (from the config, for AF_INET and AF_INET6)
  * that is missing or different is sent as TABLE_CMD ADD and its TABLE_ACK checked; equal
  * entries are left alone, so a restarted control changes nothing in the dataplane. Entries
- * the dataplane has but the config does not are kept. Unacknowledged commands are resent
+ * the dataplane has but the config does not are kept, except those a config reload removed
+ * (ctl_chan_set_dispatch: TABLE_CMD DEL). Unacknowledged commands are resent
  * after CTL_CHAN_ACK_TIMEOUT_NS; refused ones are retried at the next resync.
  *
  * Message handling (ctl_chan_handle) is separate from the socket: a fuzz target drives it
@@ -31,7 +32,7 @@
 #define CTL_CHAN_HANDSHAKE_TIMEOUT_NS (5ull * CTL_NS_PER_SEC) /* HELLO, or progress in a dump */
 #define CTL_CHAN_ACK_TIMEOUT_NS	      (5ull * CTL_NS_PER_SEC) /* TABLE_ACK */
 #define CTL_CHAN_RX_BATCH	      256 /* messages handled per readable event */
-#define CTL_CHAN_MAX_WANT	      (2 * SN_CONFIG_MAX_DISPATCH)
+#define CTL_CHAN_MAX_WANT	      (4 * SN_CONFIG_MAX_DISPATCH) /* config entries + removals */
 #define CTL_DISPATCH_SLOTS	      (2u * 65536u) /* [family AF_INET, AF_INET6][port] */
 
 enum ctl_chan_state {
@@ -54,6 +55,7 @@ struct ctl_dispatch_want {
 	uint16_t handler; /* enum sn_udp_handler */
 	uint8_t family;	  /* AF_INET or AF_INET6 */
 	uint8_t state;	  /* enum ctl_want_state */
+	uint8_t del;	  /* 1: a config reload removed it: TABLE_CMD DEL, dropped once acked */
 	uint32_t seq;	  /* seq of the pending TABLE_CMD */
 	uint64_t sent_ns; /* when it was sent (monotonic) */
 };
@@ -63,6 +65,21 @@ struct ctl_chan;
 typedef int (*ctl_punt_fn)(struct ctl_chan *ch, const struct sn_msg_view *v, void *arg);
 /* Sends one message; returns 0 or a negative errno (-EAGAIN: would block). */
 typedef int (*ctl_chan_tx_fn)(struct ctl_chan *ch, const void *msg, size_t len);
+
+/* Hooks of a module that owns dataplane tables besides UDP dispatch (the DHT's, TURN's):
+ * the channel hands it the dump entries of its tables during a resync, tells it when the
+ * resync is done (READY: install what the dataplane lacks) and offers it every TABLE_ACK or
+ * ERROR whose seq the channel did not send itself. */
+struct ctl_table_hooks {
+	uint32_t tables; /* (1u << enum sn_table_id) for each table the module owns */
+	void (*dump_entry)(void *arg, uint16_t table, const void *key, uint16_t key_len,
+			   const void *val, uint16_t val_len);
+	void (*ready)(void *arg, uint64_t now);
+	/* true when seq was the module's; result: the ack's result or the ERROR's errno */
+	bool (*ack)(void *arg, uint32_t seq, int32_t result, uint32_t entries);
+	void *arg;
+};
+#define CTL_CHAN_MAX_HOOKS 4
 
 struct ctl_chan_params {
 	const char *runtime_dir; /* channel socket is <runtime_dir>/SN_CHANNEL_SOCKET */
@@ -119,6 +136,9 @@ struct ctl_chan {
 		ctl_punt_fn fn;
 		void *arg;
 	} punt[SN_PUNT_MAX];
+	int n_hooks;
+	struct ctl_table_hooks hooks[CTL_CHAN_MAX_HOOKS]; /* ctl_chan_add_table_hooks */
+	uint16_t module_dump; /* table of a ctl_chan_request_dump() being answered, 0: none */
 
 	struct ctl_ratelimit rl; /* log lines about bad messages */
 	uint8_t rx[SN_CHANNEL_MAX_MSG] __attribute__((aligned(8)));
@@ -128,6 +148,22 @@ int ctl_chan_init(struct ctl_chan *ch, const struct ctl_chan_params *p);
 void ctl_chan_fini(struct ctl_chan *ch);
 void ctl_chan_set_punt_handler(struct ctl_chan *ch, enum sn_punt_reason reason, ctl_punt_fn fn,
 			       void *arg);
+/* Registers a module's table hooks (copied). Returns 0 or -ENOSPC. */
+int ctl_chan_add_table_hooks(struct ctl_chan *ch, const struct ctl_table_hooks *h);
+/* Asks the dataplane for a dump of one module table while READY (e.g. TURN's relay
+ * counters); its entries go to the hooks' dump_entry (the channel state stays READY, and no
+ * ready() follows). Returns 0, -EBUSY (not READY, or another such dump is being answered)
+ * or the send error. */
+int ctl_chan_request_dump(struct ctl_chan *ch, uint16_t table);
+
+/* Replaces the wanted dispatch entries (config reload, control/reload.h). Entries wanted the
+ * same way keep their state; new or changed ones are sent as TABLE_CMD ADD and entries no
+ * longer in the list as TABLE_CMD DEL (kept in want[] with del = 1 until acknowledged), now
+ * when the channel is READY, else at the next resync. Never fails: removals that do not fit
+ * in want[] (only after many reloads while the dataplane never answers) are logged and left
+ * in the dataplane. */
+void ctl_chan_set_dispatch(struct ctl_chan *ch, const struct sn_dispatch_config *d, int n,
+			   uint64_t now);
 
 /* Periodic work: connect when due, keepalive, handshake and ack timeouts, resends. */
 void ctl_chan_tick(struct ctl_chan *ch, uint64_t now);

@@ -33,6 +33,8 @@ enum ctl_chan_error {
 };
 extern const char *const ctl_chan_error_names[CTL_ERR_MAX];
 
+struct ctl_turn_counters;
+
 struct ctl_counters {
 	uint64_t start_time_ns;		       /* CLOCK_REALTIME at start (constant) */
 	uint64_t channel_connected;	       /* 1 while connected to the dataplane (gauge) */
@@ -45,6 +47,14 @@ struct ctl_counters {
 	uint64_t punts_unhandled[SN_PUNT_MAX]; /* ... of which no handler took */
 	uint64_t echo_replies;		       /* echo INJECTs sent */
 	uint64_t dump_entries;		       /* entries in the last completed dump (gauge) */
+	/* config reload (control/reload.h) */
+	uint64_t config_reloads;	 /* reloads applied */
+	uint64_t config_reload_errors;	 /* reloads rejected (file invalid or a module refused) */
+	uint64_t config_last_success_ns; /* CLOCK_REALTIME of the last good load (start, reloads) */
+	uint64_t config_last_ok;	 /* 1 when the last load or reload succeeded (gauge) */
+	uint64_t config_restart_required; /* 1 when the file changes fields that need a restart */
+	const struct ctl_turn_counters *turn; /* TURN's counters (turn.h), NULL: TURN not running;
+					       * set before the HTTP thread starts */
 };
 
 static inline void ctl_ctr_inc(uint64_t *c)

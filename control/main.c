@@ -3,11 +3,14 @@
 #include "admin.h"
 #include "chan.h"
 #include "counters.h"
+#include "dht.h"
 #include "echo.h"
 #include "event.h"
 #include "http.h"
+#include "reload.h"
 #include "sn_config.h"
 #include "sn_log.h"
+#include "turn.h"
 #include "util.h"
 
 #include <errno.h>
@@ -45,6 +48,9 @@ struct ctl_main {
 	struct ctl_admin admin;
 	bool admin_ok;
 	struct ctl_http http;
+	struct ctl_dht *dht; /* OpenDHT node (dht.h); NULL when off */
+	struct ctl_reload reload; /* SIGHUP and `supernodectl reload` */
+	struct ctl_turn *turn;	  /* TURN requests and allocations (turn.h) */
 };
 
 static void usage(FILE *out)
@@ -52,6 +58,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: supernode-control --config FILE [-v]\n"
 		     "       supernode-control --config-doc\n"
 		     "  --config FILE  the appliance config (YAML)\n"
+		     "  --check        validate the whole config file and exit (0 ok, 2 error)\n"
 		     "  -v, --verbose  debug logging\n"
 		     "  --config-doc   print every config field as Markdown and exit\n"
 		     "  --version      print the version and exit\n");
@@ -143,7 +150,8 @@ static void on_signal(struct ctl_main *m)
 			m->stop = true;
 			break;
 		case SIGHUP:
-			SN_INFO("SIGHUP: reload not implemented yet");
+			SN_INFO("SIGHUP: reloading %s", m->cfg.path);
+			ctl_reload_file(&m->reload, NULL, ctl_mono_ns()); /* logs the outcome */
 			break;
 		default:
 			break;
@@ -159,6 +167,8 @@ static void on_tick(struct ctl_main *m)
 		SN_WARN("read timerfd: %s", strerror(errno));
 	ctl_chan_tick(&m->chan, now);
 	ctl_admin_tick(&m->admin, now);
+	ctl_dht_tick(m->dht, now);
+	ctl_turn_tick(m->turn, now);
 	if (now >= m->next_sample_ns) {
 		m->next_sample_ns = now + SAMPLE_PERIOD_NS;
 		ctl_admin_sample(&m->admin.ctx, now);
@@ -214,12 +224,16 @@ static int run(struct ctl_main *m)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"config-doc", no_argument, NULL, 'd'},
-	    {"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"config-doc", no_argument, NULL, 'd'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"check", no_argument, NULL, 'C'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
-	int verbose = 0, opt, rc, status = 1;
+	int verbose = 0, check = 0, opt, rc, status = 1;
 	char err[512];
 	sigset_t mask;
 	struct ctl_main *m = NULL;
@@ -235,6 +249,9 @@ int main(int argc, char **argv)
 			return fflush(stdout) == 0 ? 0 : 1;
 		case 'v':
 			verbose++;
+			break;
+		case 'C':
+			check = 1;
 			break;
 		case 'V':
 			printf("supernode-control %s\n", SN_VERSION);
@@ -265,6 +282,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	m->cfg_loaded = true;
+	if (check) {
+		printf("%s: ok\n", config);
+		status = fflush(stdout) == 0 ? 0 : 1;
+		goto out;
+	}
 	sn_log_level = m->cfg.log_level;
 	if (verbose)
 		sn_log_level = SN_LOG_DEBUG;
@@ -304,10 +326,31 @@ int main(int argc, char **argv)
 		goto out;
 	m->chan_ok = true;
 	ctl_chan_set_punt_handler(&m->chan, SN_PUNT_ECHO, ctl_echo_handle, NULL);
+	if (ctl_dht_init(&m->dht, &m->cfg, &m->chan) < 0)
+		goto out;
+	/* modules that apply config changes at runtime register with ctl_reload_register() */
+	ctl_reload_init(&m->reload, &m->cfg, &m->chan, &m->ctr);
+	m->reload.log_level_locked = verbose > 0;
+	{
+		char secret[PATH_MAX];
+		struct ctl_turn_params tp = {
+		    .cfg = &m->cfg,
+		    .chan = &m->chan,
+		    .secret_path = secret,
+		};
+
+		snprintf(secret, sizeof(secret), "%s/turn.secret", m->cfg.runtime_dir);
+		if (ctl_turn_create(&m->turn, &tp) < 0 ||
+		    ctl_turn_reload_register(m->turn, &m->reload) < 0)
+			goto out;
+		m->ctr.turn = ctl_turn_counters(m->turn);
+	}
 
 	if (ctl_admin_open(&m->admin, m->cfg.runtime_dir, m->epfd, &m->chan, &m->ctr) < 0)
 		goto out;
 	m->admin_ok = true;
+	m->admin.ctx.reload = &m->reload;
+	m->admin.ctx.turn = m->turn;
 	if (ctl_http_start(&m->http, m->cfg.control.metrics_listen, m->cfg.control.metrics_port,
 			   m->cfg.runtime_dir, &m->ctr) < 0)
 		goto out;
@@ -320,6 +363,9 @@ out:
 	ctl_http_stop(&m->http);
 	if (m->admin_ok)
 		ctl_admin_close(&m->admin);
+	m->ctr.turn = NULL;
+	ctl_turn_destroy(m->turn);
+	ctl_dht_fini(m->dht);
 	if (m->chan_ok)
 		ctl_chan_fini(&m->chan);
 	if (m->timerfd >= 0)
@@ -330,7 +376,7 @@ out:
 		close(m->epfd);
 	if (m->cfg_loaded)
 		sn_config_free(&m->cfg);
-	if (status == 0)
+	if (status == 0 && !check)
 		SN_INFO("stopped");
 	free(m);
 	return status;

@@ -1,5 +1,7 @@
 #include "metrics.h"
+#include "dht.h"
 #include "stats_reader.h"
+#include "turn.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -104,6 +106,77 @@ static void render_control(struct ctl_buf *b, const struct ctl_counters *c)
 		    ctl_ctr_get(&c->echo_replies));
 	gauge_u64(b, "supernode_control_dump_entries", "Table entries received in the last resync",
 		  ctl_ctr_get(&c->dump_entries));
+	counter_u64(b, "supernode_control_config_reloads_total",
+		    "Config reloads applied (SIGHUP or supernodectl reload)",
+		    ctl_ctr_get(&c->config_reloads));
+	counter_u64(b, "supernode_control_config_reload_errors_total",
+		    "Config reloads rejected: invalid file or a module refused",
+		    ctl_ctr_get(&c->config_reload_errors));
+	family(b, "supernode_control_config_last_reload_success_timestamp_seconds", "gauge",
+	       "Time of the last successful config load or reload since the Unix epoch");
+	ctl_buf_puts(b, "supernode_control_config_last_reload_success_timestamp_seconds ");
+	seconds(b, ctl_ctr_get(&c->config_last_success_ns));
+	ctl_buf_putc(b, '\n');
+	gauge_u64(b, "supernode_control_config_last_reload_successful",
+		  "1 when the last config load or reload succeeded, 0 when it was rejected",
+		  ctl_ctr_get(&c->config_last_ok));
+	gauge_u64(b, "supernode_control_config_restart_required",
+		  "1 when the config file changes fields that only a restart applies",
+		  ctl_ctr_get(&c->config_restart_required));
+}
+
+/* --- TURN (control's side; relayed packets and bytes are dataplane lcore counters) --- */
+
+static void render_turn(struct ctl_buf *b, const struct ctl_turn_counters *c)
+{
+	gauge_u64(b, "supernode_turn_allocations", "TURN allocations held",
+		  ctl_ctr_get(&c->allocations));
+	gauge_u64(b, "supernode_turn_permissions", "TURN permissions, all allocations",
+		  ctl_ctr_get(&c->permissions));
+	gauge_u64(b, "supernode_turn_channels", "TURN channel bindings, all allocations",
+		  ctl_ctr_get(&c->channels));
+	family(b, "supernode_turn_requests_total", "counter",
+	       "TURN requests handled by control, by method");
+	for (int m = 0; m < CTL_TURN_M_MAX; m++)
+		ctl_buf_printf(b, "supernode_turn_requests_total{method=\"%s\"} %" PRIu64 "\n",
+			       ctl_turn_method_names[m], ctl_ctr_get(&c->requests[m]));
+	family(b, "supernode_turn_request_errors_total", "counter",
+	       "TURN error responses sent, by method and error");
+	for (int m = 0; m < CTL_TURN_M_MAX; m++)
+		for (int e = 0; e < CTL_TURN_E_MAX; e++)
+			ctl_buf_printf(b,
+				       "supernode_turn_request_errors_total{method=\"%s\","
+				       "reason=\"%s\"} %" PRIu64 "\n",
+				       ctl_turn_method_names[m], ctl_turn_error_names[e],
+				       ctl_ctr_get(&c->request_errors[m][e]));
+	family(b, "supernode_turn_auth_failures_total", "counter",
+	       "TURN requests that did not authenticate, by reason");
+	for (int r = 0; r < CTL_TURN_AF_MAX; r++)
+		ctl_buf_printf(b, "supernode_turn_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n",
+			       ctl_turn_auth_failure_names[r], ctl_ctr_get(&c->auth_failures[r]));
+	family(b, "supernode_turn_dropped_total", "counter",
+	       "Punted TURN messages control dropped without an answer, by reason");
+	for (int r = 0; r < CTL_TURN_D_MAX; r++)
+		ctl_buf_printf(b, "supernode_turn_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+			       ctl_turn_drop_names[r], ctl_ctr_get(&c->drops[r]));
+	counter_u64(b, "supernode_turn_minimal_answers_total",
+		    "Unauthenticated TURN answers shrunk to fit under the request",
+		    ctl_ctr_get(&c->minimal_answers));
+	counter_u64(b, "supernode_turn_allocations_created_total", "TURN allocations created",
+		    ctl_ctr_get(&c->allocations_created));
+	counter_u64(b, "supernode_turn_allocations_expired_total",
+		    "TURN allocations removed because their lifetime ended",
+		    ctl_ctr_get(&c->allocations_expired));
+	counter_u64(b, "supernode_turn_allocations_adopted_total",
+		    "TURN allocations taken over from the dataplane's dump after a control restart",
+		    ctl_ctr_get(&c->allocations_adopted));
+	counter_u64(b, "supernode_turn_table_commands_total",
+		    "TURN table commands sent to the dataplane", ctl_ctr_get(&c->table_commands));
+	family(b, "supernode_turn_table_errors_total", "counter",
+	       "Problems keeping the dataplane's TURN tables in step, by reason");
+	for (int r = 0; r < CTL_TURN_T_MAX; r++)
+		ctl_buf_printf(b, "supernode_turn_table_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+			       ctl_turn_table_error_names[r], ctl_ctr_get(&c->table_errors[r]));
 }
 
 /* --- dataplane: per-lcore blocks --- */
@@ -292,5 +365,8 @@ int ctl_metrics_render(struct ctl_buf *out, const struct sn_stats_segment *seg,
 		}
 	}
 	render_control(out, ctr);
+	ctl_dht_metrics_render(out);
+	if (ctr->turn)
+		render_turn(out, ctr->turn);
 	return out->err;
 }

@@ -3,6 +3,7 @@
  *   supernodectl [--runtime-dir DIR | --config FILE] [--json] COMMAND [ARGS]
  *
  * Exit status: 0 ok, 1 error reply or failure, 2 usage, 3 supernode-control not running. */
+#include "admin.h"
 #include "buf.h"
 #include "json.h"
 #include "sn_config.h"
@@ -25,14 +26,21 @@
 
 static void usage(FILE *out)
 {
+	const char *args, *help, *name;
+
 	fprintf(out,
 		"usage: supernodectl [--runtime-dir DIR | --config FILE] [--json] COMMAND [ARGS]\n"
 		"  --runtime-dir DIR  where supernode-control runs (default " DEFAULT_RUNTIME_DIR
 		")\n"
 		"  --config FILE      take the runtime dir from the appliance config\n"
-		"  --json             machine-readable output\n"
-		"commands: help, status, ports, workers, dispatch ('supernodectl help' asks "
-		"supernode-control for the full list)\n");
+		"  --json             machine-readable output (also accepted after the command)\n"
+		"  -h, --help         this text\n"
+		"commands (answered by supernode-control over <runtime dir>/admin.sock):\n");
+	for (int i = 0; (name = ctl_admin_command(i, &args, &help)) != NULL; i++)
+		fprintf(out, "  %-10s %s%s%s\n", name, args[0] ? args : "", args[0] ? "  " : "",
+			help);
+	fprintf(out, "exit status: 0 ok, 1 error reply or failure, 2 usage, 3 supernode-control "
+		     "not running\n");
 }
 
 /* Prints the not-running message; with --json also an object on stdout. */

@@ -138,6 +138,27 @@ Test(config, lab_yaml)
 	cr_expect_eq(dp->dispatch[2].handler, SN_UDP_HANDLER_DHT);
 	cr_expect_eq(cfg.turn.relay_port_min, 49152);
 	cr_expect(cfg.turn.rfc5766_channels);
+	cr_expect_str_eq(cfg.turn.realm, "supernode.lab");
+	cr_assert_eq(cfg.turn.n_users, 2);
+	cr_expect_str_eq(cfg.turn.users[0].name, "lab");
+	cr_expect_str_eq(cfg.turn.users[0].password, "lab-password");
+	cr_expect_eq(cfg.turn.users[0].quota, 0);
+	cr_expect_str_eq(cfg.turn.users[1].name, "quota");
+	cr_expect_eq(cfg.turn.users[1].quota, 2);
+	cr_expect_str_eq(cfg.turn.rest_secret, "lab-secret");
+	cr_expect_eq(cfg.turn.nonce_lifetime, 600);
+	cr_expect_eq(cfg.turn.default_lifetime, 600);
+	cr_expect_eq(cfg.turn.max_lifetime, 3600);
+	cr_expect_eq(cfg.turn.user_quota, 512);
+	cr_assert_eq(cfg.turn.n_allowed_peers, 2);
+	cr_expect_eq(cfg.turn.allowed_peers[0].family, AF_INET);
+	cr_expect_eq(cfg.turn.allowed_peers[0].len, 32);
+	expect_ipv4(*(struct in_addr *)cfg.turn.allowed_peers[0].addr, "198.18.0.2");
+	cr_expect_eq(cfg.turn.allowed_peers[1].family, AF_INET6);
+	cr_expect_eq(cfg.turn.allowed_peers[1].len, 128);
+	expect_ipv6((const struct in6_addr *)cfg.turn.allowed_peers[1].addr, "2001:db8:5e::2");
+	cr_expect_eq(cfg.turn.n_denied_peers, 0);
+	cr_expect_str_eq(cfg.turn.software, "");
 	cr_expect_eq(cfg.dht.network_id, 94);
 
 	cr_expect_str_eq(cfg.control.metrics_listen, "127.0.0.1");
@@ -345,6 +366,20 @@ static const struct bad_case bad_cases[] = {
     {MINIMAL "  dispatch:\n    - {port: 7}\n", "t.yaml:8: dataplane.dispatch[0].handler: required"},
     {MINIMAL "  dispatch:\n    - {port: 0, handler: drop}\n",
      "t.yaml:8: dataplane.dispatch[0].port: 0 is out of range 1..65535"},
+    /* turn */
+    {MINIMAL "turn:\n  allowed_peers: [10.0.0.1/8]\n",
+     "t.yaml:8: turn.allowed_peers[0]: \"10.0.0.1/8\" has bits set past the prefix length"},
+    {MINIMAL "turn:\n  denied_peers: [10.0.0.0/8, \"2001:db8::/129\"]\n",
+     "t.yaml:8: turn.denied_peers[1]: prefix length out of range in \"2001:db8::/129\""},
+    {MINIMAL "turn:\n  allowed_peers: [localhost]\n",
+     "t.yaml:8: turn.allowed_peers[0]: \"localhost\" is not an address range"},
+    {MINIMAL "turn:\n  default_lifetime: 900\n  max_lifetime: 600\n",
+     "t.yaml:9: turn.max_lifetime: 600 is below default_lifetime 900"},
+    {MINIMAL "turn:\n  users:\n    - {name: a, password: x}\n    - {name: a, password: y}\n",
+     "t.yaml:10: turn.users[1].name: also the name of users[0]"},
+    {MINIMAL "turn:\n  users:\n    - {name: a}\n", "t.yaml:9: turn.users[0].password: required"},
+    {MINIMAL "turn:\n  realm: \"a b\"\n",
+     "t.yaml:8: turn.realm: only letters, digits, '_', '-' and '.' are allowed"},
     /* duplicates */
     {"log_level: info\nlab_mode: true\nlog_level: warn\n",
      "t.yaml:3: log_level: duplicate key (first on line 1)"},
