@@ -8,7 +8,7 @@
  * - a strict loader for `a b` per line edge lists (`#` comment lines, blank lines,
  *   gzip-compressed or plain), with line-numbered errors and size bounds;
  * - synthetic generators (Barabasi-Albert, Kleinberg small world, Erdos-Renyi G(n, M));
- * - SybilLimit (Yu, Kaminsky, Gibbons, Flaxman, IEEE S&P 2008) with the super-node as the
+ * - SybilLimit (Yu, Gibbons, Kaminsky, Xiao, IEEE S&P 2008) with the super-node as the
  *   verifier: random routes driven by per-node, per-instance permutations, tail
  *   intersection, the balance condition, and the benchmarking estimate of the route
  *   length w;
