@@ -138,8 +138,8 @@ static uint16_t make_frame(uint8_t *frame, const uint8_t *payload, uint16_t len,
 	res->l4_off = SN_ETHER_HDR_LEN + 20;
 	res->payload_off = hdr;
 	res->payload_len = len;
-	return sn_build_udp(frame, peer_mac, app_mac, AF_INET, peer, app, htons(40000),
-			    htons(4222), len);
+	return sn_build_udp(frame, peer_mac, app_mac, AF_INET, peer, app, htons(40000), htons(4222),
+			    len);
 }
 
 struct result {
@@ -183,7 +183,8 @@ static struct result run(struct sn_worker *w, struct rte_mbuf *m, const uint8_t 
 static double run_pure(const struct sn_dht_fast_ctx *ctx, const uint8_t *payload, uint16_t len,
 		       unsigned iters)
 {
-	struct sn_node_addr from = {.family = AF_INET, .port = htons(40000), .addr = {198, 18, 0, 2}};
+	struct sn_node_addr from = {
+	    .family = AF_INET, .port = htons(40000), .addr = {198, 18, 0, 2}};
 	uint8_t out[SN_DHT_FAST_REPLY_MAX];
 	struct sn_dht_fast_result res;
 	uint64_t t0 = rte_rdtsc_precise();
@@ -197,8 +198,16 @@ static double run_pure(const struct sn_dht_fast_ctx *ctx, const uint8_t *payload
 
 int main(int argc, char **argv)
 {
-	char *eal[] = {argv[0], "--no-huge", "-m", "256", "--no-pci", "-l", "0",
-		       "--file-prefix=sn-dht-bench", "--log-level=*:error", NULL};
+	char *eal[] = {argv[0],
+		       "--no-huge",
+		       "-m",
+		       "256",
+		       "--no-pci",
+		       "-l",
+		       "0",
+		       "--file-prefix=sn-dht-bench",
+		       "--log-level=*:error",
+		       NULL};
 	unsigned iters = 2000000, nodes = 4096;
 	static struct sn_stats_lcore stats;
 	struct sn_worker *w;
@@ -213,7 +222,8 @@ int main(int argc, char **argv)
 		else if (opt == 'N')
 			nodes = (unsigned)strtoul(optarg, NULL, 10);
 		else {
-			fprintf(stderr, "usage: %s [-n ITERATIONS] [-N NODES_PER_FAMILY]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n ITERATIONS] [-N NODES_PER_FAMILY]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -224,10 +234,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sn_dp.tsc_hz = rte_get_tsc_hz();
-	sn_dp.pool = rte_pktmbuf_pool_create("bench", 1023, 0,
-					     (uint16_t)RTE_ALIGN(sizeof(struct sn_pkt_meta),
-								 RTE_MBUF_PRIV_ALIGN),
-					     RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	sn_dp.pool = rte_pktmbuf_pool_create(
+	    "bench", 1023, 0, (uint16_t)RTE_ALIGN(sizeof(struct sn_pkt_meta), RTE_MBUF_PRIV_ALIGN),
+	    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!sn_dp.pool || sn_rcu_writer_init(&sn_dp.rcu, 64) < 0)
 		return 1;
 	rcu_register_thread();
@@ -285,8 +294,10 @@ int main(int argc, char **argv)
 	printf("dht fast path, one core, TSC %.2f GHz, %u iterations, %u nodes per family\n",
 	       (double)sn_dp.tsc_hz / 1e9, iters, nodes);
 	printf("  %-34s %10s %14s\n", "", "cycles", "answers/s");
-	printf("  %-34s %10.0f %14.0f\n", "ping (mbuf in, answer rewritten)", rp.cycles, rp.per_sec);
-	printf("  %-34s %10.0f %14.0f\n", "find (mbuf in, answer rewritten)", rf.cycles, rf.per_sec);
+	printf("  %-34s %10.0f %14.0f\n", "ping (mbuf in, answer rewritten)", rp.cycles,
+	       rp.per_sec);
+	printf("  %-34s %10.0f %14.0f\n", "find (mbuf in, answer rewritten)", rf.cycles,
+	       rf.per_sec);
 	printf("  %-34s %10.0f %14.0f\n", "ping (parse + answer, buffer)", pure_ping,
 	       (double)sn_dp.tsc_hz / pure_ping);
 	printf("  %-34s %10.0f %14.0f\n", "find (parse + answer, buffer)", pure_find,

@@ -5,22 +5,22 @@
 
 const char *const sn_punt_reason_names[SN_PUNT_MAX] = {
 #define SN_X_NAME(name, label) label,
-	SN_PUNT_REASONS(SN_X_NAME)
+    SN_PUNT_REASONS(SN_X_NAME)
 #undef SN_X_NAME
 };
 
 /* Fixed body size of each type; the variable part (key/value/payload) is checked below. */
 static const uint32_t fixed_body[SN_MSG_TYPE_MAX] = {
-	[SN_MSG_HELLO] = sizeof(struct sn_msg_hello),
-	[SN_MSG_ERROR] = sizeof(struct sn_msg_error),
-	[SN_MSG_TABLE_CMD] = sizeof(struct sn_msg_table_cmd),
-	[SN_MSG_TABLE_ACK] = sizeof(struct sn_msg_table_ack),
-	[SN_MSG_DUMP_REQ] = sizeof(struct sn_msg_dump_req),
-	[SN_MSG_DUMP_ENTRY] = sizeof(struct sn_msg_table_cmd),
-	[SN_MSG_DUMP_END] = sizeof(struct sn_msg_dump_end),
-	[SN_MSG_PUNT] = sizeof(struct sn_msg_punt),
-	[SN_MSG_INJECT] = sizeof(struct sn_msg_inject),
-	[SN_MSG_KEEPALIVE] = 0,
+    [SN_MSG_HELLO] = sizeof(struct sn_msg_hello),
+    [SN_MSG_ERROR] = sizeof(struct sn_msg_error),
+    [SN_MSG_TABLE_CMD] = sizeof(struct sn_msg_table_cmd),
+    [SN_MSG_TABLE_ACK] = sizeof(struct sn_msg_table_ack),
+    [SN_MSG_DUMP_REQ] = sizeof(struct sn_msg_dump_req),
+    [SN_MSG_DUMP_ENTRY] = sizeof(struct sn_msg_table_cmd),
+    [SN_MSG_DUMP_END] = sizeof(struct sn_msg_dump_end),
+    [SN_MSG_PUNT] = sizeof(struct sn_msg_punt),
+    [SN_MSG_INJECT] = sizeof(struct sn_msg_inject),
+    [SN_MSG_KEEPALIVE] = 0,
 };
 
 static int family_ok(uint8_t family)
@@ -122,16 +122,16 @@ uint32_t sn_msg_init(void *buf, enum sn_msg_type type, uint32_t seq, uint32_t bo
 	return hdr->length;
 }
 
-int sn_msg_build_table(void *buf, size_t cap, enum sn_msg_type type, uint32_t seq,
-		       uint16_t table, uint8_t op, const void *key, uint16_t key_len,
-		       const void *val, uint16_t val_len)
+int sn_msg_build_table(void *buf, size_t cap, enum sn_msg_type type, uint32_t seq, uint16_t table,
+		       uint8_t op, const void *key, uint16_t key_len, const void *val,
+		       uint16_t val_len)
 {
-	size_t total = sizeof(struct sn_msg_hdr) + sizeof(struct sn_msg_table_cmd) + key_len +
-		       val_len;
+	size_t total =
+	    sizeof(struct sn_msg_hdr) + sizeof(struct sn_msg_table_cmd) + key_len + val_len;
 	if (total > cap || total > SN_CHANNEL_MAX_MSG)
 		return -EMSGSIZE;
 	struct sn_msg_table_cmd *cmd =
-		(struct sn_msg_table_cmd *)((uint8_t *)buf + sizeof(struct sn_msg_hdr));
+	    (struct sn_msg_table_cmd *)((uint8_t *)buf + sizeof(struct sn_msg_hdr));
 	cmd->table = table;
 	cmd->op = op;
 	cmd->pad = 0;
@@ -141,6 +141,5 @@ int sn_msg_build_table(void *buf, size_t cap, enum sn_msg_type type, uint32_t se
 		memcpy(cmd->data, key, key_len);
 	if (val_len)
 		memcpy(cmd->data + key_len, val, val_len);
-	return (int)sn_msg_init(buf, type, seq,
-				(uint32_t)(sizeof(*cmd) + key_len + val_len));
+	return (int)sn_msg_init(buf, type, seq, (uint32_t)(sizeof(*cmd) + key_len + val_len));
 }

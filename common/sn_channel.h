@@ -49,11 +49,11 @@ enum sn_msg_type {
 };
 
 struct sn_msg_hdr {
-	uint16_t magic;   /* SN_CHANNEL_MAGIC */
-	uint8_t version;  /* SN_CHANNEL_VERSION */
-	uint8_t type;     /* enum sn_msg_type */
-	uint32_t length;  /* whole message in bytes, header included */
-	uint32_t seq;     /* sender's sequence number; echoed in TABLE_ACK and ERROR */
+	uint16_t magic;	   /* SN_CHANNEL_MAGIC */
+	uint8_t version;   /* SN_CHANNEL_VERSION */
+	uint8_t type;	   /* enum sn_msg_type */
+	uint32_t length;   /* whole message in bytes, header included */
+	uint32_t seq;	   /* sender's sequence number; echoed in TABLE_ACK and ERROR */
 	uint32_t reserved; /* zero */
 };
 _Static_assert(sizeof(struct sn_msg_hdr) == 16, "channel header is 16 bytes");
@@ -64,29 +64,29 @@ enum sn_role {
 };
 
 struct sn_msg_hello {
-	uint32_t role;       /* enum sn_role of the sender */
-	uint32_t pid;        /* sender's pid, for logs and status */
-	uint64_t epoch;      /* dataplane: start time in ns; changes on every restart. control: 0 */
-	uint16_t n_workers;  /* dataplane: worker lcores */
-	uint16_t n_ports;    /* dataplane: ports */
-	uint32_t n_tables;   /* dataplane: tables it serves (enum sn_table_id) */
-	char build[32];      /* sender's version string, NUL-terminated */
+	uint32_t role;	    /* enum sn_role of the sender */
+	uint32_t pid;	    /* sender's pid, for logs and status */
+	uint64_t epoch;	    /* dataplane: start time in ns; changes on every restart. control: 0 */
+	uint16_t n_workers; /* dataplane: worker lcores */
+	uint16_t n_ports;   /* dataplane: ports */
+	uint32_t n_tables;  /* dataplane: tables it serves (enum sn_table_id) */
+	char build[32];	    /* sender's version string, NUL-terminated */
 };
 
 struct sn_msg_error {
-	uint32_t bad_seq;  /* seq of the message that was refused */
-	int32_t error;     /* negative errno */
-	char text[64];     /* NUL-terminated cause */
+	uint32_t bad_seq; /* seq of the message that was refused */
+	int32_t error;	  /* negative errno */
+	char text[64];	  /* NUL-terminated cause */
 };
 
 /* Tables that control writes through the dataplane's table writer. */
 enum sn_table_id {
 	SN_TABLE_UDP_DISPATCH = 1, /* key sn_dispatch_key, value sn_dispatch_value */
 	SN_TABLE_TURN_ALLOC = 2,   /* key sn_turn_alloc_key, value sn_turn_alloc_value */
-	SN_TABLE_TURN_PERM = 3,    /* key sn_turn_perm_key, value sn_turn_perm_value */
+	SN_TABLE_TURN_PERM = 3,	   /* key sn_turn_perm_key, value sn_turn_perm_value */
 	SN_TABLE_TURN_CHANNEL = 4, /* key sn_turn_channel_key, value sn_turn_channel_value */
-	SN_TABLE_DHT_NODE = 5,     /* key sn_dht_node_key, value sn_dht_node_value */
-	SN_TABLE_DHT_STATE = 6,    /* key sn_dht_state_key, value sn_dht_state_value */
+	SN_TABLE_DHT_NODE = 5,	   /* key sn_dht_node_key, value sn_dht_node_value */
+	SN_TABLE_DHT_STATE = 6,	   /* key sn_dht_state_key, value sn_dht_state_value */
 	SN_TABLE_MAX = 7,
 };
 
@@ -97,8 +97,8 @@ enum sn_table_op {
 };
 
 struct sn_msg_table_cmd {
-	uint16_t table;   /* enum sn_table_id */
-	uint8_t op;       /* enum sn_table_op */
+	uint16_t table; /* enum sn_table_id */
+	uint8_t op;	/* enum sn_table_op */
 	uint8_t pad;
 	uint16_t key_len; /* bytes of key at data[0] */
 	uint16_t val_len; /* bytes of value at data[key_len] */
@@ -107,7 +107,7 @@ struct sn_msg_table_cmd {
 
 struct sn_msg_table_ack {
 	uint32_t cmd_seq; /* seq of the TABLE_CMD */
-	int32_t result;   /* 0 or negative errno */
+	int32_t result;	  /* 0 or negative errno */
 	uint32_t entries; /* entries in the table after the command */
 };
 
@@ -119,7 +119,7 @@ struct sn_msg_dump_req {
 /* DUMP_ENTRY reuses struct sn_msg_table_cmd with op = SN_TABLE_OP_ADD. */
 
 struct sn_msg_dump_end {
-	uint16_t table;   /* as requested */
+	uint16_t table; /* as requested */
 	uint16_t pad;
 	uint32_t entries; /* DUMP_ENTRY messages sent */
 };
@@ -139,25 +139,25 @@ _Static_assert(sizeof(struct sn_udp_tuple) == 40, "tuple layout is fixed");
 
 /* Why a packet was punted; also the label of punt counters. */
 #define SN_PUNT_REASONS(X)                                                                         \
-	X(UDP_HANDLER, "udp_handler") /* dispatch entry says: control handles this port */       \
-	X(ECHO, "echo")               /* diagnostic echo service */                              \
-	X(TURN, "turn")               /* TURN request for control */                             \
-	X(DHT, "dht")                 /* DHT request for control */                              \
-	X(DHT_SEEN, "dht_seen")       /* sample of a ping/find answered in the dataplane, so   \
+	X(UDP_HANDLER, "udp_handler") /* dispatch entry says: control handles this port */         \
+	X(ECHO, "echo")		      /* diagnostic echo service */                                \
+	X(TURN, "turn")		      /* TURN request for control */                               \
+	X(DHT, "dht")		      /* DHT request for control */                                \
+	X(DHT_SEEN, "dht_seen")	      /* sample of a ping/find answered in the dataplane, so       \
 				       * control learns the node that sent it */
 
 enum sn_punt_reason {
 #define SN_X_ENUM(name, label) SN_PUNT_##name,
 	SN_PUNT_REASONS(SN_X_ENUM)
 #undef SN_X_ENUM
-	SN_PUNT_MAX
+	    SN_PUNT_MAX
 };
 extern const char *const sn_punt_reason_names[SN_PUNT_MAX];
 
 struct sn_msg_punt {
 	uint16_t reason;      /* enum sn_punt_reason */
 	uint16_t port_id;     /* DPDK port the packet came in on */
-	uint16_t lcore;       /* worker lcore that punted it */
+	uint16_t lcore;	      /* worker lcore that punted it */
 	uint16_t payload_len; /* UDP payload bytes that follow */
 	uint64_t arrival_ns;  /* CLOCK_REALTIME-based ns at rx */
 	struct sn_udp_tuple tuple;
@@ -166,7 +166,7 @@ struct sn_msg_punt {
 
 struct sn_msg_inject {
 	uint16_t port_id;     /* port to send on; UINT16_MAX: chosen by route */
-	uint16_t flags;       /* zero */
+	uint16_t flags;	      /* zero */
 	uint16_t payload_len; /* UDP payload bytes that follow */
 	uint16_t pad;
 	struct sn_udp_tuple tuple; /* src must be one of the appliance's addresses */
@@ -189,7 +189,7 @@ struct sn_msg_view {
 	const uint8_t *key; /* TABLE_CMD/DUMP_ENTRY */
 	const uint8_t *val;
 	const uint8_t *payload; /* PUNT/INJECT */
-	uint32_t body_len;      /* bytes after the header */
+	uint32_t body_len;	/* bytes after the header */
 };
 
 /* Checks buf[0..len) as one message: magic, version, type, header length equal to len,
@@ -204,19 +204,19 @@ uint32_t sn_msg_init(void *buf, enum sn_msg_type type, uint32_t seq, uint32_t bo
 
 /* Builds a TABLE_CMD (or DUMP_ENTRY) message into buf (cap bytes). Returns total length or
  * -EMSGSIZE. */
-int sn_msg_build_table(void *buf, size_t cap, enum sn_msg_type type, uint32_t seq,
-		       uint16_t table, uint8_t op, const void *key, uint16_t key_len,
-		       const void *val, uint16_t val_len);
+int sn_msg_build_table(void *buf, size_t cap, enum sn_msg_type type, uint32_t seq, uint16_t table,
+		       uint8_t op, const void *key, uint16_t key_len, const void *val,
+		       uint16_t val_len);
 
 /* --- table payloads --- */
 
 /* Handlers a UDP datagram to one of the appliance's addresses can be dispatched to. */
 enum sn_udp_handler {
-	SN_UDP_HANDLER_DROP = 0,  /* counted drop (reason udp_port_closed) */
-	SN_UDP_HANDLER_PUNT = 1,  /* to control, policed, reason udp_handler */
-	SN_UDP_HANDLER_ECHO = 2,  /* to control's diagnostic echo, reason echo */
-	SN_UDP_HANDLER_TURN = 3,  /* TURN/STUN fast path (relay issue) */
-	SN_UDP_HANDLER_DHT = 4,   /* OpenDHT fast path (overlay issue) */
+	SN_UDP_HANDLER_DROP = 0, /* counted drop (reason udp_port_closed) */
+	SN_UDP_HANDLER_PUNT = 1, /* to control, policed, reason udp_handler */
+	SN_UDP_HANDLER_ECHO = 2, /* to control's diagnostic echo, reason echo */
+	SN_UDP_HANDLER_TURN = 3, /* TURN/STUN fast path (relay issue) */
+	SN_UDP_HANDLER_DHT = 4,	 /* OpenDHT fast path (overlay issue) */
 	SN_UDP_HANDLER_MAX = 5,
 };
 
@@ -233,7 +233,6 @@ struct sn_dispatch_value {
 	uint16_t pad;
 };
 
-
 /* --- TURN tables (relay issue). Control owns allocations, lifetimes and quotas; the
  * dataplane holds what the fast path needs and checks expiry on every packet. Times are
  * CLOCK_REALTIME ns. Relayed transport addresses are the port's own IPv4/IPv6 address with
@@ -246,10 +245,10 @@ struct sn_turn_alloc_key {
 struct sn_turn_alloc_value {
 	struct sn_udp_tuple client; /* src: client address/port as seen; dst: appliance
 				     * address and TURN port the client talks to */
-	uint16_t port_idx;          /* appliance port (config order) */
-	uint16_t relay_port4;       /* host order; 0: no IPv4 relayed address */
-	uint16_t relay_port6;       /* host order; 0: no IPv6 relayed address */
-	uint16_t flags;             /* zero */
+	uint16_t port_idx;	    /* appliance port (config order) */
+	uint16_t relay_port4;	    /* host order; 0: no IPv4 relayed address */
+	uint16_t relay_port6;	    /* host order; 0: no IPv6 relayed address */
+	uint16_t flags;		    /* zero */
 	uint64_t expires_ns;
 	/* Filled by the dataplane in DUMP_ENTRY (ignored in TABLE_CMD): */
 	uint64_t to_peer_packets;
@@ -260,7 +259,7 @@ struct sn_turn_alloc_value {
 
 struct sn_turn_perm_key {
 	uint32_t alloc_id;
-	uint8_t family;  /* AF_INET or AF_INET6 */
+	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t pad[3];
 	uint8_t peer[16]; /* peer IP (permissions are per IP, RFC 8656 9) */
 };
@@ -293,7 +292,7 @@ struct sn_dht_node_key {
 };
 
 struct sn_dht_node_value {
-	uint16_t port;  /* network order */
+	uint16_t port;	/* network order */
 	uint16_t flags; /* zero */
 	uint8_t addr[16];
 };
@@ -303,10 +302,10 @@ struct sn_dht_state_key {
 };
 
 struct sn_dht_state_value {
-	uint8_t node_id[20];     /* the appliance's own node id */
-	uint32_t network_id;     /* OpenDHT network id (n); 0: none */
-	uint8_t token_cur[32];   /* write-token secrets: current ... */
-	uint8_t token_prev[32];  /* ... and previous (tokens stay valid one rotation) */
+	uint8_t node_id[20];	/* the appliance's own node id */
+	uint32_t network_id;	/* OpenDHT network id (n); 0: none */
+	uint8_t token_cur[32];	/* write-token secrets: current ... */
+	uint8_t token_prev[32]; /* ... and previous (tokens stay valid one rotation) */
 };
 
 #endif

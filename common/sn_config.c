@@ -105,9 +105,9 @@ struct field {
 		.has_off = offsetof(S, has), .doc = text                                           \
 	}
 
-#define CONF struct sn_config
-#define PORT struct sn_port_config
-#define DISP struct sn_dispatch_config
+#define CONF  struct sn_config
+#define PORT  struct sn_port_config
+#define DISP  struct sn_dispatch_config
 #define TUSER struct sn_turn_user
 
 static const char *const log_level_names[] = {
@@ -255,12 +255,12 @@ static const struct field fields[] = {
     VAL("turn.user_quota", FT_U32, "0", 0, 16777216, 0, CONF, turn.user_quota,
 	"Allocations one user may hold at once (486 beyond); 0: no per-user limit. The total "
 	"is max_allocations."),
-    LIST("turn.allowed_peers", FT_CIDR_LIST, 0, SN_CONFIG_MAX_PEER_RANGES, CONF,
-	 turn.allowed_peers, turn.n_allowed_peers,
+    LIST("turn.allowed_peers", FT_CIDR_LIST, 0, SN_CONFIG_MAX_PEER_RANGES, CONF, turn.allowed_peers,
+	 turn.n_allowed_peers,
 	 "Peer ranges (`ADDR/LEN`) allowed although the default policy denies them; the "
 	 "longest match of allowed_peers and denied_peers wins, denied on a tie."),
-    LIST("turn.denied_peers", FT_CIDR_LIST, 0, SN_CONFIG_MAX_PEER_RANGES, CONF,
-	 turn.denied_peers, turn.n_denied_peers,
+    LIST("turn.denied_peers", FT_CIDR_LIST, 0, SN_CONFIG_MAX_PEER_RANGES, CONF, turn.denied_peers,
+	 turn.n_denied_peers,
 	 "Peer ranges denied in addition to the defaults (loopback, private, link-local, "
 	 "multicast, unspecified, documentation, benchmarking, broadcast, CGNAT, and their "
 	 "IPv4-mapped/compatible forms)."),
@@ -270,16 +270,20 @@ static const struct field fields[] = {
     SECTION("dht", "OpenDHT node (wire format of OpenDHT 2.4)."),
     VAL("dht.network_id", FT_U32, "0", 0, 4294967295u, 0, CONF, dht.network_id,
 	"OpenDHT network id; messages with another id are dropped. 0 is the public network."),
-    {.path = "dht.node_id", .type = FT_STRING, .min = 40, .max = 40, .flags = FF_HAS,
-     AT(CONF, dht.node_id), .has_off = offsetof(CONF, dht.has_node_id),
+    {.path = "dht.node_id",
+     .type = FT_STRING,
+     .min = 40,
+     .max = 40,
+     .flags = FF_HAS,
+     AT(CONF, dht.node_id),
+     .has_off = offsetof(CONF, dht.has_node_id),
      .doc = "Node id, 40 hex digits. Unset: generated once and kept in "
 	    "`<runtime_dir>/dht_node_id`."},
     LIST("dht.bootstrap", FT_STRING_LIST, 0, SN_CONFIG_MAX_DHT_BOOTSTRAP, CONF, dht.bootstrap,
 	 dht.n_bootstrap,
 	 "Nodes to join the DHT through: `IPv4:port` or `[IPv6]:port` (addresses, no names). "
 	 "Empty: the appliance is a bootstrap node itself and learns nodes that contact it."),
-    VAL("dht.max_store_bytes", FT_U32, "67108864", 65536, 4294967295u, 0, CONF,
-	dht.max_store_bytes,
+    VAL("dht.max_store_bytes", FT_U32, "67108864", 65536, 4294967295u, 0, CONF, dht.max_store_bytes,
 	"Bytes of stored values (OpenDHT's Value::size) in all; puts beyond it are refused."),
     VAL("dht.max_keys", FT_U32, "1048576", 1, 1073741824, 0, CONF, dht.max_keys,
 	"Keys holding values or listeners."),
@@ -891,15 +895,16 @@ static int set_cidr_list(struct loader *ld, const struct field *f, const struct 
 		show_text(shown, sizeof(shown), item);
 		rc = parse_cidr(item->text, &list[i]);
 		if (rc == -ERANGE)
-			return fail(ld, item->line, ipath, -EINVAL, "prefix length out of range in \"%s\"",
-				    shown);
+			return fail(ld, item->line, ipath, -EINVAL,
+				    "prefix length out of range in \"%s\"", shown);
 		if (rc == -EDOM)
 			return fail(ld, item->line, ipath, -EINVAL,
 				    "\"%s\" has bits set past the prefix length", shown);
 		if (rc)
-			return fail(ld, item->line, ipath, -EINVAL,
-				    "\"%s\" is not an address range (198.51.100.0/24, 2001:db8::/32)",
-				    shown);
+			return fail(
+			    ld, item->line, ipath, -EINVAL,
+			    "\"%s\" is not an address range (198.51.100.0/24, 2001:db8::/32)",
+			    shown);
 	}
 	store_int((char *)base + f->aux_off, (int)v->n_kids);
 	return 0;

@@ -14,90 +14,90 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define SN_CONFIG_MAX_PORTS    8
-#define SN_CONFIG_MAX_WORKERS  16
-#define SN_CONFIG_MAX_EAL_ARGS 32
-#define SN_CONFIG_MAX_DISPATCH 16
-#define SN_CONFIG_NAME_LEN     32
-#define SN_CONFIG_PATH_LEN     256
-#define SN_CONFIG_MAX_FILE     (1024 * 1024) /* larger files are refused */
-#define SN_CONFIG_MAX_DEPTH    16            /* deeper YAML nesting is refused */
-#define SN_CONFIG_MAX_TURN_USERS   64  /* turn.users entries */
-#define SN_CONFIG_MAX_PEER_RANGES  64  /* turn.allowed_peers / turn.denied_peers entries */
-#define SN_CONFIG_TURN_STR         128 /* realm, user names, passwords, software (NUL included) */
-#define SN_CONFIG_TURN_SECRET      256 /* turn.rest_secret (NUL included) */
+#define SN_CONFIG_MAX_PORTS	  8
+#define SN_CONFIG_MAX_WORKERS	  16
+#define SN_CONFIG_MAX_EAL_ARGS	  32
+#define SN_CONFIG_MAX_DISPATCH	  16
+#define SN_CONFIG_NAME_LEN	  32
+#define SN_CONFIG_PATH_LEN	  256
+#define SN_CONFIG_MAX_FILE	  (1024 * 1024) /* larger files are refused */
+#define SN_CONFIG_MAX_DEPTH	  16		/* deeper YAML nesting is refused */
+#define SN_CONFIG_MAX_TURN_USERS  64		/* turn.users entries */
+#define SN_CONFIG_MAX_PEER_RANGES 64		/* turn.allowed_peers / turn.denied_peers entries */
+#define SN_CONFIG_TURN_STR	  128 /* realm, user names, passwords, software (NUL included) */
+#define SN_CONFIG_TURN_SECRET	  256 /* turn.rest_secret (NUL included) */
 /* Lcore ids are below this: RTE_MAX_LCORE of Debian 12's DPDK build. */
-#define SN_CONFIG_MAX_LCORE    128
+#define SN_CONFIG_MAX_LCORE 128
 /* runtime_dir plus "/" and a socket name must fit in sockaddr_un.sun_path (108 bytes). */
 #define SN_CONFIG_RUNTIME_DIR_MAX 80
 
 struct sn_port_config {
-	char name[SN_CONFIG_NAME_LEN];     /* label in metrics and supernodectl */
-	char device[SN_CONFIG_PATH_LEN];   /* PCI address or vdev string */
-	bool device_is_pci;                /* device is a PCI address (probed with -a); else a
-					    * net_* vdev the dataplane creates with --vdev */
-	bool has_ipv4;                     /* ipv4 was given */
-	struct in_addr ipv4;               /* appliance address on this port */
-	uint8_t ipv4_prefix;               /* its on-link prefix length */
+	char name[SN_CONFIG_NAME_LEN];	 /* label in metrics and supernodectl */
+	char device[SN_CONFIG_PATH_LEN]; /* PCI address or vdev string */
+	bool device_is_pci;		 /* device is a PCI address (probed with -a); else a
+					  * net_* vdev the dataplane creates with --vdev */
+	bool has_ipv4;			 /* ipv4 was given */
+	struct in_addr ipv4;		 /* appliance address on this port */
+	uint8_t ipv4_prefix;		 /* its on-link prefix length */
 	bool has_gateway4;
-	struct in_addr gateway4;           /* next hop for off-link IPv4 destinations */
+	struct in_addr gateway4; /* next hop for off-link IPv4 destinations */
 	bool has_ipv6;
 	struct in6_addr ipv6;
 	uint8_t ipv6_prefix;
 	bool has_gateway6;
 	struct in6_addr gateway6;
-	uint16_t mtu;                      /* IP MTU of the port */
-	uint16_t rx_desc;                  /* rx ring size per queue */
-	uint16_t tx_desc;                  /* tx ring size per queue */
+	uint16_t mtu;	  /* IP MTU of the port */
+	uint16_t rx_desc; /* rx ring size per queue */
+	uint16_t tx_desc; /* tx ring size per queue */
 };
 
 /* A UDP port the dataplane dispatches at start (control can add more through the channel). */
 struct sn_dispatch_config {
-	uint16_t port;    /* host byte order */
+	uint16_t port;	  /* host byte order */
 	uint16_t handler; /* enum sn_udp_handler */
 };
 
 struct sn_dataplane_config {
 	int n_eal_args;
 	char *eal_args[SN_CONFIG_MAX_EAL_ARGS]; /* EAL arguments, owned by the config */
-	unsigned main_lcore;                    /* lcore of the main thread (table writer) */
+	unsigned main_lcore;			/* lcore of the main thread (table writer) */
 	int n_workers;
 	unsigned worker_lcores[SN_CONFIG_MAX_WORKERS]; /* one worker per lcore */
 	int n_ports;
 	struct sn_port_config ports[SN_CONFIG_MAX_PORTS];
-	uint32_t mbufs;                 /* mbufs in the packet pool */
-	uint32_t mbuf_cache;            /* per-lcore mempool cache */
-	uint16_t burst;                 /* rx/tx burst size */
-	uint32_t idle_empty_polls;      /* empty polls before a worker sleeps; 0: never sleep */
-	uint32_t idle_sleep_us;         /* how long an idle worker sleeps */
-	uint32_t punt_ring_size;        /* worker -> main lcore punt ring (power of 2) */
-	uint32_t punt_rate_pps;         /* punts per second per reason per worker */
-	uint32_t punt_burst;            /* token bucket depth for punt_rate_pps */
-	uint32_t punt_source_rate_pps;  /* punts per second per source (hashed) per worker */
+	uint32_t mbufs;		       /* mbufs in the packet pool */
+	uint32_t mbuf_cache;	       /* per-lcore mempool cache */
+	uint16_t burst;		       /* rx/tx burst size */
+	uint32_t idle_empty_polls;     /* empty polls before a worker sleeps; 0: never sleep */
+	uint32_t idle_sleep_us;	       /* how long an idle worker sleeps */
+	uint32_t punt_ring_size;       /* worker -> main lcore punt ring (power of 2) */
+	uint32_t punt_rate_pps;	       /* punts per second per reason per worker */
+	uint32_t punt_burst;	       /* token bucket depth for punt_rate_pps */
+	uint32_t punt_source_rate_pps; /* punts per second per source (hashed) per worker */
 	uint32_t punt_source_burst;
-	uint32_t neigh_entries;         /* neighbour table capacity */
+	uint32_t neigh_entries; /* neighbour table capacity */
 	int n_dispatch;
 	struct sn_dispatch_config dispatch[SN_CONFIG_MAX_DISPATCH];
 };
 
 struct sn_control_config {
-	char metrics_listen[64];        /* IP address for /metrics */
-	uint16_t metrics_port;          /* TCP port for /metrics */
-	uint32_t reconnect_ms;          /* delay between attempts to reach the dataplane */
-	uint32_t keepalive_ms;          /* channel keepalive period */
+	char metrics_listen[64]; /* IP address for /metrics */
+	uint16_t metrics_port;	 /* TCP port for /metrics */
+	uint32_t reconnect_ms;	 /* delay between attempts to reach the dataplane */
+	uint32_t keepalive_ms;	 /* channel keepalive period */
 };
 
 /* A long-term credential of turn.users. */
 struct sn_turn_user {
-	char name[SN_CONFIG_TURN_STR];     /* USERNAME as the client sends it */
+	char name[SN_CONFIG_TURN_STR];	   /* USERNAME as the client sends it */
 	char password[SN_CONFIG_TURN_STR]; /* its password (the key is MD5(name:realm:password)) */
-	uint32_t quota;                    /* allocations at once; 0: turn.user_quota */
+	uint32_t quota;			   /* allocations at once; 0: turn.user_quota */
 };
 
 /* An address range of turn.allowed_peers / turn.denied_peers. */
 struct sn_cidr {
-	uint8_t family;   /* AF_INET or AF_INET6 */
-	uint8_t len;      /* prefix length */
+	uint8_t family;	  /* AF_INET or AF_INET6 */
+	uint8_t len;	  /* prefix length */
 	uint8_t addr[16]; /* network byte order, host bits zero; IPv4 in the first 4 bytes */
 };
 
@@ -108,19 +108,19 @@ struct sn_turn_config {
 	uint16_t relay_port_max;  /* [relay_port_min, relay_port_max] on the port's addresses */
 	uint32_t max_allocations; /* allocation ids are below this */
 	uint16_t max_permissions; /* per allocation */
-	uint16_t max_channels;    /* per allocation */
-	bool rfc5766_channels;    /* accept channel numbers 0x5000-0x7FFF (RFC 5766 range) */
+	uint16_t max_channels;	  /* per allocation */
+	bool rfc5766_channels;	  /* accept channel numbers 0x5000-0x7FFF (RFC 5766 range) */
 	char realm[SN_CONFIG_TURN_STR]; /* REALM of the long-term credentials */
 	int n_users;
 	struct sn_turn_user users[SN_CONFIG_MAX_TURN_USERS]; /* static long-term credentials */
 	char rest_secret[SN_CONFIG_TURN_SECRET]; /* TURN REST API shared secret; "": off */
-	uint32_t nonce_lifetime;   /* seconds a NONCE stays valid (438 after) */
+	uint32_t nonce_lifetime;		 /* seconds a NONCE stays valid (438 after) */
 	uint32_t default_lifetime; /* allocation lifetime in seconds when none is asked for */
-	uint32_t max_lifetime;     /* longest allocation lifetime granted, seconds */
-	uint32_t user_quota;       /* allocations at once per user; 0: no per-user limit */
+	uint32_t max_lifetime;	   /* longest allocation lifetime granted, seconds */
+	uint32_t user_quota;	   /* allocations at once per user; 0: no per-user limit */
 	int n_allowed_peers;
 	struct sn_cidr allowed_peers[SN_CONFIG_MAX_PEER_RANGES]; /* peers allowed despite the
-								   * default deny list */
+								  * default deny list */
 	int n_denied_peers;
 	struct sn_cidr denied_peers[SN_CONFIG_MAX_PEER_RANGES]; /* peers denied in addition */
 	char software[SN_CONFIG_TURN_STR]; /* SOFTWARE attribute text; "": none (default) */
@@ -129,19 +129,19 @@ struct sn_turn_config {
 /* OpenDHT node (overlay issue). */
 #define SN_CONFIG_MAX_DHT_BOOTSTRAP 16 /* dht.bootstrap entries */
 struct sn_dht_config {
-	uint32_t network_id;   /* OpenDHT network id (n); 0: the public network */
-	bool has_node_id;      /* node_id was given */
-	char node_id[41];      /* 40 hex digits; else generated and kept in runtime_dir */
+	uint32_t network_id; /* OpenDHT network id (n); 0: the public network */
+	bool has_node_id;    /* node_id was given */
+	char node_id[41];    /* 40 hex digits; else generated and kept in runtime_dir */
 	int n_bootstrap;
 	char *bootstrap[SN_CONFIG_MAX_DHT_BOOTSTRAP]; /* "IPv4:port" or "[IPv6]:port" (heap) */
-	uint32_t max_store_bytes;    /* all stored values together */
-	uint32_t max_keys;           /* keys with values or listeners */
+	uint32_t max_store_bytes;		      /* all stored values together */
+	uint32_t max_keys;			      /* keys with values or listeners */
 	uint32_t max_values_per_key;
-	uint32_t max_value_size;     /* one value (Value::size), at most 65536 */
-	uint32_t quota_bytes;        /* stored bytes per source address */
-	uint32_t quota_values;       /* stored values per source address */
-	uint32_t max_listeners;      /* listeners, all keys together */
-	uint32_t quota_listeners;    /* listeners per source address */
+	uint32_t max_value_size;  /* one value (Value::size), at most 65536 */
+	uint32_t quota_bytes;	  /* stored bytes per source address */
+	uint32_t quota_values;	  /* stored values per source address */
+	uint32_t max_listeners;	  /* listeners, all keys together */
+	uint32_t quota_listeners; /* listeners per source address */
 };
 
 /* Parses "IPv4:port" or "[IPv6]:port" (port 1..65535). Returns 0 and fills family
@@ -150,10 +150,10 @@ struct sn_dht_config {
 int sn_config_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port);
 
 struct sn_config {
-	char path[SN_CONFIG_PATH_LEN];  /* file it was loaded from */
+	char path[SN_CONFIG_PATH_LEN];	      /* file it was loaded from */
 	char runtime_dir[SN_CONFIG_PATH_LEN]; /* sockets and stats segment */
-	int log_level;                  /* enum sn_log_level */
-	bool lab_mode;                  /* lab: idle back-off, relaxed checks for the lab */
+	int log_level;			      /* enum sn_log_level */
+	bool lab_mode;			      /* lab: idle back-off, relaxed checks for the lab */
 	struct sn_dataplane_config dataplane;
 	struct sn_control_config control;
 	struct sn_turn_config turn;

@@ -20,7 +20,7 @@ extern int sn_log_level;
 extern const char *sn_log_prog;
 
 void sn_log_line(int level, const char *func, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define SN_ERR(...)   sn_log_line(SN_LOG_ERR, __func__, __VA_ARGS__)
 #define SN_WARN(...)  sn_log_line(SN_LOG_WARN, __func__, __VA_ARGS__)

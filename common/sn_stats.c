@@ -12,17 +12,17 @@
 
 const char *const sn_lcore_counter_names[SN_CTR_MAX] = {
 #define SN_X_NAME(name, suffix, help) suffix,
-	SN_LCORE_COUNTERS(SN_X_NAME)
+    SN_LCORE_COUNTERS(SN_X_NAME)
 #undef SN_X_NAME
 };
 const char *const sn_lcore_counter_help[SN_CTR_MAX] = {
 #define SN_X_HELP(name, suffix, help) help,
-	SN_LCORE_COUNTERS(SN_X_HELP)
+    SN_LCORE_COUNTERS(SN_X_HELP)
 #undef SN_X_HELP
 };
 const char *const sn_drop_reason_names[SN_DROP_MAX] = {
 #define SN_X_NAME(name, label) label,
-	SN_DROP_REASONS(SN_X_NAME)
+    SN_DROP_REASONS(SN_X_NAME)
 #undef SN_X_NAME
 };
 

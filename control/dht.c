@@ -22,33 +22,33 @@
 #include "token.h"
 #include "util.h"
 
-#define NODE_ID_FILE	     "dht_node_id"
-#define REQ_MAX		     256 /* our outstanding pings/finds */
-#define REQ_TIMEOUT_NS	     (3 * CTL_NS_PER_SEC)
-#define ADMIT_PENDING_MAX    64			 /* pings of unverified nodes at once */
-#define PING_STALE_NS	     (5 * 60 * CTL_NS_PER_SEC) /* ping nodes silent that long */
-#define PINGS_PER_TICK	     8
-#define SYNC_PERIOD_NS	     CTL_NS_PER_SEC /* routing table -> DHT_NODE */
-#define SYNC_CMDS_MAX	     256		    /* DHT_NODE commands per sync */
-#define SYNC_GRACE_NS	     (30 * CTL_NS_PER_SEC) /* keep unverified dumped nodes that long */
-#define CMD_TIMEOUT_NS	     (5 * CTL_NS_PER_SEC)
-#define BOOTSTRAP_PERIOD_NS  (30 * CTL_NS_PER_SEC) /* while no good node is known */
-#define BUCKET_REFRESH_NS    (10 * 60 * CTL_NS_PER_SEC)
-#define MAINT_PERIOD_NS	     (10 * CTL_NS_PER_SEC) /* bucket refresh checks */
-#define EXPIRE_PERIOD_NS     CTL_NS_PER_SEC
-#define ROTATE_MIN_S	     (10 * 60)
-#define ROTATE_MAX_S	     (30 * 60)
-#define PARTIAL_MAX	     64 /* fragmented puts being assembled */
-#define PARTIAL_PER_SOURCE   4
-#define PARTIAL_PARTS	     8			      /* values in fragments per put */
-#define PARTIAL_BYTES_MAX    (8u << 20)		      /* buffered fragment bytes in all */
-#define RX_TIMEOUT_NS	     (3 * CTL_NS_PER_SEC)  /* NetworkEngine::RX_TIMEOUT */
-#define RX_MAX_PACKET_NS     (10 * CTL_NS_PER_SEC) /* NetworkEngine::RX_MAX_PACKET_TIME */
-#define MAX_PACKET_VALUES    600 /* NetworkEngine::MAX_PACKET_VALUE_SIZE */
-#define MAX_VALUES_INLINE    50
-#define GET_VALUES_MAX	     256 /* values in one get answer */
-#define PUSH_VALUES_MAX	     100 /* values in one listener push */
-#define TX_PAYLOAD_MAX	     1400 /* answers fit a 1500-byte MTU over IPv6 */
+#define NODE_ID_FILE	    "dht_node_id"
+#define REQ_MAX		    256 /* our outstanding pings/finds */
+#define REQ_TIMEOUT_NS	    (3 * CTL_NS_PER_SEC)
+#define ADMIT_PENDING_MAX   64			      /* pings of unverified nodes at once */
+#define PING_STALE_NS	    (5 * 60 * CTL_NS_PER_SEC) /* ping nodes silent that long */
+#define PINGS_PER_TICK	    8
+#define SYNC_PERIOD_NS	    CTL_NS_PER_SEC	  /* routing table -> DHT_NODE */
+#define SYNC_CMDS_MAX	    256			  /* DHT_NODE commands per sync */
+#define SYNC_GRACE_NS	    (30 * CTL_NS_PER_SEC) /* keep unverified dumped nodes that long */
+#define CMD_TIMEOUT_NS	    (5 * CTL_NS_PER_SEC)
+#define BOOTSTRAP_PERIOD_NS (30 * CTL_NS_PER_SEC) /* while no good node is known */
+#define BUCKET_REFRESH_NS   (10 * 60 * CTL_NS_PER_SEC)
+#define MAINT_PERIOD_NS	    (10 * CTL_NS_PER_SEC) /* bucket refresh checks */
+#define EXPIRE_PERIOD_NS    CTL_NS_PER_SEC
+#define ROTATE_MIN_S	    (10 * 60)
+#define ROTATE_MAX_S	    (30 * 60)
+#define PARTIAL_MAX	    64 /* fragmented puts being assembled */
+#define PARTIAL_PER_SOURCE  4
+#define PARTIAL_PARTS	    8			  /* values in fragments per put */
+#define PARTIAL_BYTES_MAX   (8u << 20)		  /* buffered fragment bytes in all */
+#define RX_TIMEOUT_NS	    (3 * CTL_NS_PER_SEC)  /* NetworkEngine::RX_TIMEOUT */
+#define RX_MAX_PACKET_NS    (10 * CTL_NS_PER_SEC) /* NetworkEngine::RX_MAX_PACKET_TIME */
+#define MAX_PACKET_VALUES   600			  /* NetworkEngine::MAX_PACKET_VALUE_SIZE */
+#define MAX_VALUES_INLINE   50
+#define GET_VALUES_MAX	    256	 /* values in one get answer */
+#define PUSH_VALUES_MAX	    100	 /* values in one listener push */
+#define TX_PAYLOAD_MAX	    1400 /* answers fit a 1500-byte MTU over IPv6 */
 
 enum req_kind { REQ_PING = 1, REQ_FIND, REQ_UPDATE /* a listener push: its confirmation */ };
 
@@ -111,10 +111,10 @@ struct ctl_dht {
 	bool state_pending; /* a command is on its way */
 	uint32_t state_seq;
 	uint64_t state_sent_ns;
-	bool dump_state;    /* the last dump had a state ... */
+	bool dump_state; /* the last dump had a state ... */
 	struct sn_dht_state_value dumped;
-	bool adopted;	    /* secrets taken over from the dataplane once */
-	bool ready;	    /* channel READY since the last resync */
+	bool adopted; /* secrets taken over from the dataplane once */
+	bool ready;   /* channel READY since the last resync */
 	uint64_t ready_ns;
 	/* routing */
 	struct sn_rt *rt[2];
@@ -220,7 +220,8 @@ static void addr_str(const struct sn_node_addr *a, char *s, size_t n)
 static int send_to(struct ctl_dht *d, const struct sn_node_addr *to, const void *payload,
 		   size_t len)
 {
-	struct sn_msg_inject *inj = (struct sn_msg_inject *)((uint8_t *)d->tx + sizeof(struct sn_msg_hdr));
+	struct sn_msg_inject *inj =
+	    (struct sn_msg_inject *)((uint8_t *)d->tx + sizeof(struct sn_msg_hdr));
 
 	if ((to->family == AF_INET && !d->have4) || (to->family == AF_INET6 && !d->have6) ||
 	    len > TX_PAYLOAD_MAX || !d->ready)
@@ -243,7 +244,8 @@ static int send_to(struct ctl_dht *d, const struct sn_node_addr *to, const void 
 static int send_back(struct ctl_dht *d, const struct sn_udp_tuple *t, uint16_t port_id,
 		     const void *payload, size_t len)
 {
-	struct sn_msg_inject *inj = (struct sn_msg_inject *)((uint8_t *)d->tx + sizeof(struct sn_msg_hdr));
+	struct sn_msg_inject *inj =
+	    (struct sn_msg_inject *)((uint8_t *)d->tx + sizeof(struct sn_msg_hdr));
 
 	if (len > TX_PAYLOAD_MAX || len > SN_CHANNEL_MAX_PAYLOAD)
 		return -EMSGSIZE;
@@ -298,8 +300,9 @@ static int load_node_id(struct ctl_dht *d, const struct sn_config *cfg)
 	hex[SN_NODE_ID_HEX_LEN] = '\n';
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || write(fd, hex, SN_NODE_ID_HEX_LEN + 1) != SN_NODE_ID_HEX_LEN + 1)
-		SN_WARN("dht: cannot keep the node id in %s: %s (a new one comes at the next start)",
-			path, strerror(errno));
+		SN_WARN(
+		    "dht: cannot keep the node id in %s: %s (a new one comes at the next start)",
+		    path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return 0;
@@ -505,8 +508,8 @@ static void update_node_gauges(struct ctl_dht *d, uint64_t now)
 static const struct sn_rt_snapshot *snapshot(struct ctl_dht *d, uint64_t now)
 {
 	if (d->snap_dirty || !d->snap) {
-		struct sn_rt_snapshot *s = sn_rt_snapshot_build(d->rt[0], d->rt[1], now,
-								  ++d->snap_gen);
+		struct sn_rt_snapshot *s =
+		    sn_rt_snapshot_build(d->rt[0], d->rt[1], now, ++d->snap_gen);
 
 		if (s) {
 			sn_rt_snapshot_free(d->snap);
@@ -766,8 +769,8 @@ static void node_cmd(struct ctl_dht *d, struct pushed_node *p, uint8_t op, uint6
 
 	memcpy(k.id, p->id.b, SN_NODE_ID_LEN);
 	memcpy(v.addr, p->addr.addr, sizeof(v.addr));
-	len = sn_msg_build_table(buf, sizeof(buf), SN_MSG_TABLE_CMD, seq, SN_TABLE_DHT_NODE, op,
-				 &k, sizeof(k), op == SN_TABLE_OP_ADD ? &v : NULL,
+	len = sn_msg_build_table(buf, sizeof(buf), SN_MSG_TABLE_CMD, seq, SN_TABLE_DHT_NODE, op, &k,
+				 sizeof(k), op == SN_TABLE_OP_ADD ? &v : NULL,
 				 op == SN_TABLE_OP_ADD ? sizeof(v) : 0);
 	if (len < 0 || ctl_chan_send(d->ch, buf, (size_t)len) < 0) {
 		if (op == SN_TABLE_OP_ADD)
@@ -856,11 +859,11 @@ static void sync_nodes(struct ctl_dht *d, uint64_t now)
 /* OpenDHT's bufferNodes: the closest good nodes of each wanted family; without w, the
  * family the request came over. */
 static void add_nodes(struct ctl_dht *d, const struct sn_dht_msg *m, const struct peer *p,
-		      const struct sn_node_id *target, struct sn_dht_reply *r,
-		      const uint8_t **n4, const uint8_t **n6, uint64_t now)
+		      const struct sn_node_id *target, struct sn_dht_reply *r, const uint8_t **n4,
+		      const uint8_t **n6, uint64_t now)
 {
 	const struct sn_rt_snapshot *s = snapshot(d, now);
-	unsigned want = (m->has & SN_DHT_F_WANT) ? m->want
+	unsigned want = (m->has & SN_DHT_F_WANT)    ? m->want
 			: p->from.family == AF_INET ? SN_DHT_WANT4
 						    : SN_DHT_WANT6;
 
@@ -957,8 +960,9 @@ static uint32_t update_tid(struct ctl_dht *d, const struct sn_udp_tuple *t, uint
 }
 
 /* A listener push: v1 `update` query, or (v0) a reply whose tid is the listener's sid. */
-static void push_values(struct ctl_dht *d, const struct sn_node_id *key, const struct dht_listener *l,
-			struct dht_stored *const *vals, uint32_t n, uint64_t now)
+static void push_values(struct ctl_dht *d, const struct sn_node_id *key,
+			const struct dht_listener *l, struct dht_stored *const *vals, uint32_t n,
+			uint64_t now)
 {
 	uint8_t hdr[PUSH_VALUES_MAX * 10 + 64];
 	uint8_t buf[TX_PAYLOAD_MAX];
@@ -1202,7 +1206,8 @@ static void handle_get(struct ctl_dht *d, const struct sn_dht_msg *m, const stru
 		if (dht_query_match(qp, k->values[i]))
 			vals[n++] = k->values[i];
 
-	struct sn_dht_reply r = {.tid = m->tid, .network = d->network, .id = &d->self, .sa = &p->from};
+	struct sn_dht_reply r = {
+	    .tid = m->tid, .network = d->network, .id = &d->self, .sa = &p->from};
 
 	add_nodes(d, m, p, &m->info_hash, &r, n4, n6, now);
 	if (sn_token_make(&d->tokens, &p->from, token) == 0) {
@@ -1524,8 +1529,8 @@ static void expire_partials(struct ctl_dht *d, uint64_t now)
 	for (int i = 0; i < PARTIAL_MAX; i++) {
 		struct partial *pa = &d->partials[i];
 
-		if (pa->used && (now - pa->start_ns > RX_MAX_PACKET_NS ||
-				 now - pa->last_ns > RX_TIMEOUT_NS)) {
+		if (pa->used &&
+		    (now - pa->start_ns > RX_MAX_PACKET_NS || now - pa->last_ns > RX_TIMEOUT_NS)) {
 			count_error(SN_DHT_Q_PUT, CTL_DHT_E_FRAGMENTS);
 			partial_free(d, pa);
 		}
@@ -1619,8 +1624,10 @@ static void handle_refresh(struct ctl_dht *d, const struct sn_dht_msg *m, const 
 static void handle_fast(struct ctl_dht *d, const struct sn_dht_msg *m, const struct peer *p,
 			uint64_t now)
 {
-	const struct sn_dht_fast_ctx ctx = {
-	    .self = &d->self, .network = d->network, .snap = snapshot(d, now), .tokens = &d->tokens};
+	const struct sn_dht_fast_ctx ctx = {.self = &d->self,
+					    .network = d->network,
+					    .snap = snapshot(d, now),
+					    .tokens = &d->tokens};
 	uint8_t out[SN_DHT_FAST_REPLY_MAX];
 	struct sn_dht_fast_result res;
 
@@ -1730,7 +1737,8 @@ void ctl_dht_tick(struct ctl_dht *d, uint64_t now)
 	}
 	if (now >= d->next_rotate_ns)
 		rotate_tokens(d, now);
-	if (d->ready && !d->state_ok && (!d->state_pending || now - d->state_sent_ns > CMD_TIMEOUT_NS))
+	if (d->ready && !d->state_ok &&
+	    (!d->state_pending || now - d->state_sent_ns > CMD_TIMEOUT_NS))
 		state_push(d, now);
 	expire_requests(d, now);
 	if (now >= d->next_expire_ns) {
@@ -1777,7 +1785,8 @@ int ctl_dht_cmd_routes(struct ctl_admin_ctx *ctx, int argc, char **argv, bool js
 	(void)argv;
 	if (!d) {
 		if (json)
-			ctl_buf_puts(out, "{\"error\":\"the DHT node is not running\",\"errno\":-2}\n");
+			ctl_buf_puts(out,
+				     "{\"error\":\"the DHT node is not running\",\"errno\":-2}\n");
 		else
 			ctl_buf_puts(out, "error: the DHT node is not running\n");
 		return -ENOENT;
@@ -1800,8 +1809,9 @@ int ctl_dht_cmd_routes(struct ctl_admin_ctx *ctx, int argc, char **argv, bool js
 			ctl_json_key(&j, "routes");
 			ctl_json_arr_begin(&j);
 		} else {
-			ctl_buf_printf(out, "%s: %u buckets, %u nodes, %u good\n", f ? "ipv6" : "ipv4",
-				       rt->n_buckets, rt->n_nodes, sn_rt_good_count(rt, now));
+			ctl_buf_printf(out, "%s: %u buckets, %u nodes, %u good\n",
+				       f ? "ipv6" : "ipv4", rt->n_buckets, rt->n_nodes,
+				       sn_rt_good_count(rt, now));
 			ctl_table_init(&t, "BUCKET ID ADDRESS SEEN_S REPLY_S FAILED GOOD DATAPLANE",
 				       "rllrrrll");
 		}
@@ -1811,8 +1821,12 @@ int ctl_dht_cmd_routes(struct ctl_admin_ctx *ctx, int argc, char **argv, bool js
 				const struct pushed_node *p =
 				    pushed_find(d, &n->id, n->addr.family);
 				char hex[SN_NODE_ID_HEX_LEN + 1], addr[64];
-				long seen = n->last_seen_ns ? (long)((now - n->last_seen_ns) / CTL_NS_PER_SEC) : -1;
-				long reply = n->last_reply_ns ? (long)((now - n->last_reply_ns) / CTL_NS_PER_SEC) : -1;
+				long seen = n->last_seen_ns
+						? (long)((now - n->last_seen_ns) / CTL_NS_PER_SEC)
+						: -1;
+				long reply = n->last_reply_ns
+						 ? (long)((now - n->last_reply_ns) / CTL_NS_PER_SEC)
+						 : -1;
 				bool good = sn_rt_node_good(n, now);
 				bool in_dp = p && p->state == PUSH_PRESENT;
 
@@ -1873,7 +1887,8 @@ int ctl_dht_cmd_summary(struct ctl_admin_ctx *ctx, int argc, char **argv, bool j
 	(void)argv;
 	if (!d) {
 		if (json)
-			ctl_buf_puts(out, "{\"error\":\"the DHT node is not running\",\"errno\":-2}\n");
+			ctl_buf_puts(out,
+				     "{\"error\":\"the DHT node is not running\",\"errno\":-2}\n");
 		else
 			ctl_buf_puts(out, "error: the DHT node is not running\n");
 		return -ENOENT;
@@ -1890,7 +1905,8 @@ int ctl_dht_cmd_summary(struct ctl_admin_ctx *ctx, int argc, char **argv, bool j
 	    {"network_id", d->network},
 	    {"dataplane_state", d->state_ok},
 	    {"token_rotations", d->tokens.rotations},
-	    {"next_rotation_s", d->next_rotate_ns > now ? (d->next_rotate_ns - now) / CTL_NS_PER_SEC : 0},
+	    {"next_rotation_s",
+	     d->next_rotate_ns > now ? (d->next_rotate_ns - now) / CTL_NS_PER_SEC : 0},
 	    {"keys", d->store.n_keys},
 	    {"values", d->store.total_values},
 	    {"bytes", d->store.total_bytes},

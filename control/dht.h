@@ -46,7 +46,7 @@
 	X(STORAGE_FULL, "storage_full")	  /* storage or listener limits */                         \
 	X(EXPIRED, "expired")		  /* put of a value already expired */                     \
 	X(NO_MEMORY, "no_memory")                                                                  \
-	X(FRAGMENTS, "fragments")	  /* value fragments lost, late or over limits */
+	X(FRAGMENTS, "fragments") /* value fragments lost, late or over limits */
 
 enum ctl_dht_error {
 #define CTL_X_ENUM(name, label) CTL_DHT_E_##name,
@@ -72,25 +72,25 @@ enum ctl_dht_drop {
 /* Counters and gauges for /metrics: written by the event loop, read by the HTTP thread
  * (relaxed atomics, as struct ctl_counters). */
 struct ctl_dht_stats {
-	uint64_t enabled;			       /* 1 when the DHT node runs */
-	uint64_t requests[SN_DHT_Q_MAX];	       /* queries handled by control, by method */
+	uint64_t enabled;			      /* 1 when the DHT node runs */
+	uint64_t requests[SN_DHT_Q_MAX];	      /* queries handled by control, by method */
 	uint64_t errors[SN_DHT_Q_MAX][CTL_DHT_E_MAX]; /* by method and reason */
-	uint64_t dropped[CTL_DHT_D_MAX + 1];	       /* by reason (parse reasons, then drops) */
-	uint64_t nodes[2];			       /* good nodes: IPv4, IPv6 (gauges) */
-	uint64_t nodes_pushed;			       /* DHT_NODE entries in the dataplane */
-	uint64_t stored_values;			       /* gauges */
+	uint64_t dropped[CTL_DHT_D_MAX + 1];	      /* by reason (parse reasons, then drops) */
+	uint64_t nodes[2];			      /* good nodes: IPv4, IPv6 (gauges) */
+	uint64_t nodes_pushed;			      /* DHT_NODE entries in the dataplane */
+	uint64_t stored_values;			      /* gauges */
 	uint64_t stored_bytes;
 	uint64_t stored_keys;
 	uint64_t listeners;
-	uint64_t pushes;	    /* update messages sent to listeners */
-	uint64_t expired_values;    /* values removed at expiry */
-	uint64_t state_installs;    /* DHT_STATE commands acknowledged */
+	uint64_t pushes;	 /* update messages sent to listeners */
+	uint64_t expired_values; /* values removed at expiry */
+	uint64_t state_installs; /* DHT_STATE commands acknowledged */
 	uint64_t token_rotations;
-	uint64_t pings_sent;	    /* liveness and bootstrap */
-	uint64_t finds_sent;	    /* bootstrap and bucket refresh */
-	uint64_t request_timeouts;  /* our requests left unanswered */
-	uint64_t seen;		    /* dht_seen samples received */
-	uint64_t fragments_sent;    /* p messages */
+	uint64_t pings_sent;	   /* liveness and bootstrap */
+	uint64_t finds_sent;	   /* bootstrap and bucket refresh */
+	uint64_t request_timeouts; /* our requests left unanswered */
+	uint64_t seen;		   /* dht_seen samples received */
+	uint64_t fragments_sent;   /* p messages */
 };
 extern struct ctl_dht_stats ctl_dht_stats;
 

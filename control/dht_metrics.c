@@ -54,11 +54,11 @@ void ctl_dht_metrics_render(struct ctl_buf *b)
 	     "OpenDHT queries control refused or could not fully serve, by method and reason");
 	for (int q = 1; q < SN_DHT_Q_MAX; q++)
 		for (int e = 0; e < CTL_DHT_E_MAX; e++)
-			ctl_buf_printf(b,
-				       "supernode_dht_request_errors_total{method=\"%s\",reason=\"%s\"} "
-				       "%" PRIu64 "\n",
-				       sn_dht_query_names[q], error_names[e],
-				       ctl_ctr_get(&s->errors[q][e]));
+			ctl_buf_printf(
+			    b,
+			    "supernode_dht_request_errors_total{method=\"%s\",reason=\"%s\"} "
+			    "%" PRIu64 "\n",
+			    sn_dht_query_names[q], error_names[e], ctl_ctr_get(&s->errors[q][e]));
 	head(b, "supernode_dht_dropped_total", "counter",
 	     "OpenDHT datagrams control dropped without an answer, by reason");
 	for (unsigned i = 0; i < CTL_DHT_D_MAX; i++)

@@ -9,15 +9,20 @@
 #include "msgpack.h"
 #include "token.h"
 
-#define NS_PER_MIN (60ull * 1000000000ull)
+#define NS_PER_MIN  (60ull * 1000000000ull)
 #define MIN_BUCKETS 64
 
 const char *const dht_put_status_names[DHT_PUT_STATUS_MAX] = {
-    [DHT_PUT_STORED] = "stored",	 [DHT_PUT_EDITED] = "edited",
-    [DHT_PUT_REFRESHED] = "refreshed",	 [DHT_PUT_EDIT_DENIED] = "edit_denied",
-    [DHT_PUT_BAD_SIGNATURE] = "bad_signature", [DHT_PUT_TOO_LARGE] = "too_large",
-    [DHT_PUT_QUOTA] = "quota",		 [DHT_PUT_FULL] = "storage_full",
-    [DHT_PUT_EXPIRED] = "expired",	 [DHT_PUT_NOMEM] = "no_memory",
+    [DHT_PUT_STORED] = "stored",
+    [DHT_PUT_EDITED] = "edited",
+    [DHT_PUT_REFRESHED] = "refreshed",
+    [DHT_PUT_EDIT_DENIED] = "edit_denied",
+    [DHT_PUT_BAD_SIGNATURE] = "bad_signature",
+    [DHT_PUT_TOO_LARGE] = "too_large",
+    [DHT_PUT_QUOTA] = "quota",
+    [DHT_PUT_FULL] = "storage_full",
+    [DHT_PUT_EXPIRED] = "expired",
+    [DHT_PUT_NOMEM] = "no_memory",
 };
 
 uint64_t dht_type_expiration_ns(uint16_t type)
@@ -486,8 +491,8 @@ static bool edit_allowed(const struct dht_stored *o, const struct dht_stored *n)
 {
 	if (!o->is_signed)
 		return false; /* ValueType::DEFAULT_EDIT_POLICY */
-	if (!n->is_signed || !same_bytes(o, o->owner_off, o->owner_len, n, n->owner_off,
-					 n->owner_len))
+	if (!n->is_signed ||
+	    !same_bytes(o, o->owner_off, o->owner_len, n, n->owner_off, n->owner_len))
 		return false; /* not signed, or another owner */
 	if (n->seq == o->seq)
 		return same_bytes(o, o->body_off, o->body_len, n, n->body_off, n->body_len);
@@ -563,7 +568,8 @@ enum dht_put_status dht_store_put(struct dht_store *s, const struct sn_node_id *
 		quota_release(s, q);
 		return DHT_PUT_QUOTA;
 	}
-	if (total_after > s->lim.max_bytes || (!old && k && k->n_values >= s->lim.max_values_per_key)) {
+	if (total_after > s->lim.max_bytes ||
+	    (!old && k && k->n_values >= s->lim.max_values_per_key)) {
 		free(st);
 		quota_release(s, q);
 		return DHT_PUT_FULL;
@@ -608,8 +614,7 @@ enum dht_put_status dht_store_put(struct dht_store *s, const struct sn_node_id *
 	return DHT_PUT_STORED;
 }
 
-int dht_store_refresh(struct dht_store *s, const struct sn_node_id *key, uint64_t vid,
-		      uint64_t now)
+int dht_store_refresh(struct dht_store *s, const struct sn_node_id *key, uint64_t vid, uint64_t now)
 {
 	struct dht_key *k = dht_store_find(s, key);
 

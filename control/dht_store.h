@@ -33,8 +33,8 @@
 #include "node_id.h"
 #include "sn_channel.h"
 
-#define DHT_QUERY_MAX_WHERE 8
-#define DHT_QUERY_UTYPE_MAX 64
+#define DHT_QUERY_MAX_WHERE    8
+#define DHT_QUERY_UTYPE_MAX    64
 #define DHT_LISTENER_EXPIRE_NS (10ull * 60 * 1000000000ull) /* Node::NODE_EXPIRE_TIME */
 
 /* Value::Field */
@@ -100,7 +100,7 @@ struct dht_stored {
 	uint32_t size;	      /* Value::size() */
 	uint64_t created_ns;  /* last store or refresh */
 	uint64_t expires_ns;
-	struct dht_quota *quota; /* charged to, or NULL */
+	struct dht_quota *quota;       /* charged to, or NULL */
 	uint32_t dat_off, dat_len;     /* DAT in packed: equality of two values */
 	uint32_t body_off, body_len;   /* BODY in packed: the signed bytes */
 	uint32_t owner_off, owner_len; /* owner key in packed */
@@ -143,15 +143,15 @@ struct dht_store {
 };
 
 enum dht_put_status {
-	DHT_PUT_STORED = 0,	/* a new value */
-	DHT_PUT_EDITED,		/* replaced the stored one (signed, same owner, newer) */
-	DHT_PUT_REFRESHED,	/* the same value again: its expiry moved */
-	DHT_PUT_EDIT_DENIED,	/* same id, other content, the stored one may not be edited */
-	DHT_PUT_BAD_SIGNATURE,	/* signed, and the signature does not verify */
-	DHT_PUT_TOO_LARGE,	/* over max_value_size */
-	DHT_PUT_QUOTA,		/* the source's byte or value quota is used up */
-	DHT_PUT_FULL,		/* storage limits: bytes, keys or values per key */
-	DHT_PUT_EXPIRED,	/* created so long ago that it has already expired */
+	DHT_PUT_STORED = 0,    /* a new value */
+	DHT_PUT_EDITED,	       /* replaced the stored one (signed, same owner, newer) */
+	DHT_PUT_REFRESHED,     /* the same value again: its expiry moved */
+	DHT_PUT_EDIT_DENIED,   /* same id, other content, the stored one may not be edited */
+	DHT_PUT_BAD_SIGNATURE, /* signed, and the signature does not verify */
+	DHT_PUT_TOO_LARGE,     /* over max_value_size */
+	DHT_PUT_QUOTA,	       /* the source's byte or value quota is used up */
+	DHT_PUT_FULL,	       /* storage limits: bytes, keys or values per key */
+	DHT_PUT_EXPIRED,       /* created so long ago that it has already expired */
 	DHT_PUT_NOMEM,
 	DHT_PUT_STATUS_MAX,
 };

@@ -24,18 +24,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DHT_VALUE_MAX_SIZE (64u * 1024u) /* OpenDHT's MAX_VALUE_SIZE */
-#define DHT_VALUE_INVALID_ID 0		 /* Value::INVALID_ID */
+#define DHT_VALUE_MAX_SIZE   (64u * 1024u) /* OpenDHT's MAX_VALUE_SIZE */
+#define DHT_VALUE_INVALID_ID 0		   /* Value::INVALID_ID */
 
 struct dht_value {
 	uint64_t id;
-	uint16_t type;	    /* ValueType id */
-	uint16_t seq;	    /* signed values: sequence number */
-	uint32_t priority;  /* p */
-	bool encrypted;	    /* DAT was a bin: cypher holds it, no body */
-	bool has_owner;	    /* BODY had owner (signed value); then sig is set */
-	bool has_to;	    /* BODY had to */
-	uint8_t to[20];	    /* recipient */
+	uint16_t type;	       /* ValueType id */
+	uint16_t seq;	       /* signed values: sequence number */
+	uint32_t priority;     /* p */
+	bool encrypted;	       /* DAT was a bin: cypher holds it, no body */
+	bool has_owner;	       /* BODY had owner (signed value); then sig is set */
+	bool has_to;	       /* BODY had to */
+	uint8_t to[20];	       /* recipient */
 	const uint8_t *cypher; /* encrypted: the whole DAT bin */
 	uint32_t cypher_len;
 	const uint8_t *data; /* BODY data */

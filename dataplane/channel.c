@@ -20,18 +20,18 @@
 
 #include "sn_log.h"
 
-#define MAX_MSGS_PER_POLL  64
-#define MAX_PUNTS_PER_POLL 64
+#define MAX_MSGS_PER_POLL    64
+#define MAX_PUNTS_PER_POLL   64
 #define DUMP_SEND_TIMEOUT_MS 1000
-#define CHANNEL_SNDBUF (4 << 20)
+#define CHANNEL_SNDBUF	     (4 << 20)
 
 const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX] = {
-	[SN_TABLE_UDP_DISPATCH] = &sn_dp_table_dispatch,
-	[SN_TABLE_DHT_NODE] = &sn_dp_table_dht_node,
-	[SN_TABLE_DHT_STATE] = &sn_dp_table_dht_state,
-	[SN_TABLE_TURN_ALLOC] = &sn_dp_table_turn_alloc,
-	[SN_TABLE_TURN_PERM] = &sn_dp_table_turn_perm,
-	[SN_TABLE_TURN_CHANNEL] = &sn_dp_table_turn_channel,
+    [SN_TABLE_UDP_DISPATCH] = &sn_dp_table_dispatch,
+    [SN_TABLE_DHT_NODE] = &sn_dp_table_dht_node,
+    [SN_TABLE_DHT_STATE] = &sn_dp_table_dht_state,
+    [SN_TABLE_TURN_ALLOC] = &sn_dp_table_turn_alloc,
+    [SN_TABLE_TURN_PERM] = &sn_dp_table_turn_perm,
+    [SN_TABLE_TURN_CHANNEL] = &sn_dp_table_turn_channel,
 };
 
 static struct {
@@ -58,8 +58,8 @@ static struct sn_stats_gauges *gauges(void)
 int channel_init(void)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int n = snprintf(ch.path, sizeof(ch.path), "%s/%s", sn_dp.cfg.runtime_dir,
-			 SN_CHANNEL_SOCKET);
+	int n =
+	    snprintf(ch.path, sizeof(ch.path), "%s/%s", sn_dp.cfg.runtime_dir, SN_CHANNEL_SOCKET);
 	if (n < 0 || (size_t)n >= sizeof(addr.sun_path)) {
 		SN_ERR("socket path %s too long", ch.path);
 		return -ENAMETOOLONG;
@@ -192,7 +192,7 @@ static void send_dump(uint16_t table)
 	if (ch.conn_fd < 0)
 		return;
 	struct sn_msg_dump_end *end =
-		(struct sn_msg_dump_end *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
+	    (struct sn_msg_dump_end *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
 	memset(end, 0, sizeof(*end));
 	end->table = table;
 	end->entries = ch.dump_entries;
@@ -230,13 +230,12 @@ static void publish_and_ack(void)
 	}
 	for (int i = 0; i < ch.n_acks; i++) {
 		struct sn_msg_table_ack *ack =
-			(struct sn_msg_table_ack *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
+		    (struct sn_msg_table_ack *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
 		*ack = ch.acks[i];
 		const struct sn_dp_table *t = sn_dp_tables[ch.ack_table[i]];
 		ack->entries = t ? t->entries() : 0;
 		send_msg(ch.tx_buf,
-			 sn_msg_init(ch.tx_buf, SN_MSG_TABLE_ACK, ch.tx_seq++, sizeof(*ack)),
-			 true);
+			 sn_msg_init(ch.tx_buf, SN_MSG_TABLE_ACK, ch.tx_seq++, sizeof(*ack)), true);
 	}
 	ch.n_acks = 0;
 }
@@ -263,9 +262,8 @@ static void inject(const struct sn_msg_view *v)
 			break;
 		}
 	}
-	if (port_idx < 0 ||
-	    inj->payload_len + sn_udp_headroom(t->family) - SN_ETHER_HDR_LEN >
-		    sn_dp.ports[port_idx].cfg->mtu) {
+	if (port_idx < 0 || inj->payload_len + sn_udp_headroom(t->family) - SN_ETHER_HDR_LEN >
+				sn_dp.ports[port_idx].cfg->mtu) {
 		st->drops[SN_DROP_INJECT_INVALID]++;
 		return;
 	}
@@ -278,8 +276,8 @@ static void inject(const struct sn_msg_view *v)
 			st->drops[SN_DROP_NEIGH_UNRESOLVED]++;
 			return;
 		}
-		next_hop = t->family == AF_INET ? (const uint8_t *)&pc->gateway4
-						: pc->gateway6.s6_addr;
+		next_hop =
+		    t->family == AF_INET ? (const uint8_t *)&pc->gateway4 : pc->gateway6.s6_addr;
 	}
 	const struct sn_neigh_entry *ne = sn_neigh_lookup(sn_dp.neigh.current, t->family, next_hop);
 	if (!ne) {
@@ -313,8 +311,10 @@ static void handle_msg(const uint8_t *buf, size_t len)
 	gauges()->channel_rx_msgs++;
 	if (rc < 0) {
 		gauges()->channel_rx_errors++;
-		uint32_t seq = len >= sizeof(struct sn_msg_hdr) ? ((const struct sn_msg_hdr *)buf)->seq : 0;
-		send_error(seq, rc, rc == -EPROTO ? "channel version mismatch" : "malformed message");
+		uint32_t seq =
+		    len >= sizeof(struct sn_msg_hdr) ? ((const struct sn_msg_hdr *)buf)->seq : 0;
+		send_error(seq, rc,
+			   rc == -EPROTO ? "channel version mismatch" : "malformed message");
 		if (rc == -EPROTO)
 			conn_close("control speaks another channel version");
 		return;
@@ -384,7 +384,8 @@ int channel_poll(void)
 	if (ch.listen_fd >= 0)
 		accept_control();
 	while (ch.conn_fd >= 0 && handled < MAX_MSGS_PER_POLL) {
-		ssize_t n = recv(ch.conn_fd, ch.rx_buf, sizeof(ch.rx_buf), MSG_DONTWAIT | MSG_TRUNC);
+		ssize_t n =
+		    recv(ch.conn_fd, ch.rx_buf, sizeof(ch.rx_buf), MSG_DONTWAIT | MSG_TRUNC);
 		if (n == 0) {
 			conn_close("closed by control");
 			break;
@@ -412,8 +413,8 @@ int channel_poll(void)
 int channel_send_punts(void)
 {
 	struct rte_mbuf *pkts[MAX_PUNTS_PER_POLL];
-	unsigned n = rte_ring_sc_dequeue_burst(sn_dp.punt_ring, (void **)pkts, MAX_PUNTS_PER_POLL,
-					       NULL);
+	unsigned n =
+	    rte_ring_sc_dequeue_burst(sn_dp.punt_ring, (void **)pkts, MAX_PUNTS_PER_POLL, NULL);
 	struct sn_stats_lcore *st = sn_dp.main_stats;
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -424,7 +425,8 @@ int channel_send_punts(void)
 			continue;
 		}
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-		struct sn_msg_punt *p = (struct sn_msg_punt *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
+		struct sn_msg_punt *p =
+		    (struct sn_msg_punt *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
 		uint16_t plen = meta->payload_len;
 		if (plen > SN_CHANNEL_MAX_PAYLOAD)
 			plen = SN_CHANNEL_MAX_PAYLOAD;

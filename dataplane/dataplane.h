@@ -26,7 +26,7 @@
 #include "sn_stats.h"
 #include "tables.h"
 
-#define SN_MAX_BURST      64
+#define SN_MAX_BURST	  64
 #define SN_SOURCE_BUCKETS 1024 /* per-worker hashed per-source punt policers */
 
 /* Metadata a worker leaves in a punted mbuf's private area for the main lcore. */
@@ -34,7 +34,7 @@ struct sn_pkt_meta {
 	uint64_t arrival_tsc; /* rte_rdtsc() at rx */
 	uint16_t reason;      /* enum sn_punt_reason */
 	uint16_t port_idx;    /* index into sn_dp.ports */
-	uint16_t lcore;       /* worker lcore id */
+	uint16_t lcore;	      /* worker lcore id */
 	uint16_t l3_off;
 	uint16_t l4_off;
 	uint16_t payload_off;
@@ -65,18 +65,18 @@ struct sn_tx_buffer {
 /* Per-worker configuration and state, cache-aligned as l3fwd's lcore_conf. */
 struct sn_worker {
 	unsigned lcore_id;
-	uint16_t index;                 /* queue id on every port */
-	struct sn_stats_lcore *stats;   /* this worker's block in the stats segment */
+	uint16_t index;		      /* queue id on every port */
+	struct sn_stats_lcore *stats; /* this worker's block in the stats segment */
 	struct sn_tx_buffer tx[SN_CONFIG_MAX_PORTS];
 	struct sn_policer punt_reason[SN_PUNT_MAX];
 	struct sn_policer punt_source[SN_SOURCE_BUCKETS];
 } __rte_cache_aligned;
 
 struct sn_dp_port {
-	uint16_t port_id;               /* DPDK port id */
+	uint16_t port_id; /* DPDK port id */
 	char name[SN_CONFIG_NAME_LEN];
-	struct sn_l3_port l3;           /* MAC and addresses */
-	struct rte_ring *inject_ring;   /* main -> worker 0 */
+	struct sn_l3_port l3;	      /* MAC and addresses */
+	struct rte_ring *inject_ring; /* main -> worker 0 */
 	const struct sn_port_config *cfg;
 };
 
@@ -85,15 +85,15 @@ struct sn_dp {
 	uint16_t n_ports;
 	struct sn_dp_port ports[SN_CONFIG_MAX_PORTS];
 	uint16_t n_workers;
-	struct sn_worker *workers;      /* n_workers, cache-aligned */
+	struct sn_worker *workers; /* n_workers, cache-aligned */
 	struct rte_mempool *pool;
 	struct rte_ring *punt_ring;
 	struct rte_ring *learn_ring;
 	struct sn_stats_segment *stats;
 	struct sn_stats_lcore *main_stats; /* the main lcore's block */
 	uint64_t tsc_hz;
-	uint64_t epoch_ns;              /* wall clock at start */
-	uint64_t epoch_tsc;             /* TSC at start, to turn arrival_tsc into ns */
+	uint64_t epoch_ns;  /* wall clock at start */
+	uint64_t epoch_tsc; /* TSC at start, to turn arrival_tsc into ns */
 	/* policer parameters in TSC cycles */
 	uint64_t punt_interval, punt_tolerance;
 	uint64_t source_interval, source_tolerance;
@@ -113,10 +113,10 @@ static inline struct sn_pkt_meta *sn_meta(struct rte_mbuf *m)
 
 /* A table control writes through the channel. The main lcore calls apply() for each
  * TABLE_CMD of a batch, then publish() once, then acks: an ack means "in effect". */
-typedef int (*sn_dump_emit_fn)(uint16_t table, const void *key, uint16_t key_len,
-			       const void *val, uint16_t val_len);
+typedef int (*sn_dump_emit_fn)(uint16_t table, const void *key, uint16_t key_len, const void *val,
+			       uint16_t val_len);
 struct sn_dp_table {
-	uint16_t id;      /* enum sn_table_id */
+	uint16_t id; /* enum sn_table_id */
 	const char *name;
 	/* Applies one command to a private draft; returns 0 or a negative errno. */
 	int (*apply)(uint8_t op, const void *key, uint16_t key_len, const void *val,
@@ -130,10 +130,10 @@ struct sn_dp_table {
 /* Indexed by enum sn_table_id; NULL where the table is not built in (command refused with
  * -EOPNOTSUPP). channel.c holds the list. */
 extern const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX];
-extern const struct sn_dp_table sn_dp_table_dispatch; /* dispatch.c */
+extern const struct sn_dp_table sn_dp_table_dispatch;			     /* dispatch.c */
 extern const struct sn_dp_table sn_dp_table_dht_node, sn_dp_table_dht_state; /* dht.c */
 extern const struct sn_dp_table sn_dp_table_turn_alloc, sn_dp_table_turn_perm,
-	sn_dp_table_turn_channel; /* turn.c */
+    sn_dp_table_turn_channel; /* turn.c */
 
 /* Fast handlers for UDP datagrams the dispatcher gives them (worker context). They own m
  * from then on: send it (tx_enqueue), punt it or count a drop. */
@@ -160,8 +160,8 @@ void sn_dht_handle(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
 struct sn_turn_fast {
 	uint16_t relay_min;  /* turn.relay_port_min */
 	uint16_t relay_span; /* relay_port_max - relay_port_min */
-	bool rfc5766;        /* turn.rfc5766_channels */
-	bool enabled;        /* the TURN tables are up */
+	bool rfc5766;	     /* turn.rfc5766_channels */
+	bool enabled;	     /* the TURN tables are up */
 };
 extern struct sn_turn_fast sn_turn_fast;
 static inline bool sn_turn_is_relay_port(uint16_t port_host)

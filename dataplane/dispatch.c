@@ -11,10 +11,10 @@ static int dispatch_apply(uint8_t op, const void *key, uint16_t key_len, const v
 {
 	struct sn_dispatch_key k;
 	struct sn_dispatch_value v;
-	bool sizes_ok = op == SN_TABLE_OP_CLEAR
-				? key_len == 0 && val_len == 0
-				: key_len == sizeof(k) &&
-					  val_len == (op == SN_TABLE_OP_ADD ? sizeof(v) : 0);
+	bool sizes_ok =
+	    op == SN_TABLE_OP_CLEAR
+		? key_len == 0 && val_len == 0
+		: key_len == sizeof(k) && val_len == (op == SN_TABLE_OP_ADD ? sizeof(v) : 0);
 	if (!sizes_ok)
 		return -EINVAL;
 	if (key_len)
@@ -56,10 +56,10 @@ static uint32_t dispatch_entries(void)
 }
 
 const struct sn_dp_table sn_dp_table_dispatch = {
-	.id = SN_TABLE_UDP_DISPATCH,
-	.name = "udp_dispatch",
-	.apply = dispatch_apply,
-	.publish = dispatch_publish,
-	.dump = dispatch_dump,
-	.entries = dispatch_entries,
+    .id = SN_TABLE_UDP_DISPATCH,
+    .name = "udp_dispatch",
+    .apply = dispatch_apply,
+    .publish = dispatch_publish,
+    .dump = dispatch_dump,
+    .entries = dispatch_entries,
 };

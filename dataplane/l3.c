@@ -7,24 +7,24 @@
 #define ETH_P_ARP  0x0806
 #define ETH_P_IPV6 0x86dd
 
-#define IP_PROTO_ICMP   1
-#define IP_PROTO_UDP    17
+#define IP_PROTO_ICMP	1
+#define IP_PROTO_UDP	17
 #define IP_PROTO_ICMPV6 58
 
-#define ICMP_ECHO_REPLY   0
-#define ICMP_ECHO_REQUEST 8
-#define ICMP6_ECHO_REQUEST 128
-#define ICMP6_ECHO_REPLY   129
+#define ICMP_ECHO_REPLY	    0
+#define ICMP_ECHO_REQUEST   8
+#define ICMP6_ECHO_REQUEST  128
+#define ICMP6_ECHO_REPLY    129
 #define ND_NEIGHBOR_SOLICIT 135
 #define ND_NEIGHBOR_ADVERT  136
-#define ND_OPT_SOURCE_LL 1
-#define ND_OPT_TARGET_LL 2
+#define ND_OPT_SOURCE_LL    1
+#define ND_OPT_TARGET_LL    2
 
-#define IPV4_HDR_LEN 20
-#define IPV6_HDR_LEN 40
-#define UDP_HDR_LEN  8
-#define ARP_LEN      28
-#define ND_HDR_LEN   24 /* type, code, cksum, flags/reserved, target */
+#define IPV4_HDR_LEN  20
+#define IPV6_HDR_LEN  40
+#define UDP_HDR_LEN   8
+#define ARP_LEN	      28
+#define ND_HDR_LEN    24 /* type, code, cksum, flags/reserved, target */
 #define ND_OPT_LL_LEN 8
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -105,14 +105,12 @@ static uint32_t pseudo_ipv6(const uint8_t *ip_hdr, uint32_t l4_len, uint8_t prot
 	return sn_cksum_partial(ph, sizeof(ph), 0);
 }
 
-uint16_t sn_l4_cksum_ipv4(const uint8_t *ip_hdr, const uint8_t *l4, uint16_t l4_len,
-			  uint8_t proto)
+uint16_t sn_l4_cksum_ipv4(const uint8_t *ip_hdr, const uint8_t *l4, uint16_t l4_len, uint8_t proto)
 {
 	return sn_cksum_fold(sn_cksum_partial(l4, l4_len, pseudo_ipv4(ip_hdr, l4_len, proto)));
 }
 
-uint16_t sn_l4_cksum_ipv6(const uint8_t *ip_hdr, const uint8_t *l4, uint32_t l4_len,
-			  uint8_t proto)
+uint16_t sn_l4_cksum_ipv6(const uint8_t *ip_hdr, const uint8_t *l4, uint32_t l4_len, uint8_t proto)
 {
 	return sn_cksum_fold(sn_cksum_partial(l4, l4_len, pseudo_ipv6(ip_hdr, l4_len, proto)));
 }
@@ -190,8 +188,7 @@ static void handle_arp(const struct sn_l3_port *port, uint8_t *frame, uint16_t l
 
 	uint32_t spa_be;
 	memcpy(&spa_be, spa, 4);
-	if (ipv4_source_ok(port, spa_be) && sn_l3_on_link(port, AF_INET, spa) &&
-	    !(sha[0] & 1)) {
+	if (ipv4_source_ok(port, spa_be) && sn_l3_on_link(port, AF_INET, spa) && !(sha[0] & 1)) {
 		res->learn.valid = true;
 		res->learn.family = AF_INET;
 		memcpy(res->learn.mac, sha, 6);
@@ -229,8 +226,8 @@ static void handle_udp(uint8_t *frame, uint16_t l3_off, uint16_t l4_off, uint16_
 		return drop(res, SN_DROP_UDP_CHECKSUM);
 	if (verify && field != 0) {
 		uint32_t sum = family == AF_INET
-				       ? pseudo_ipv4(frame + l3_off, l4_len, IP_PROTO_UDP)
-				       : pseudo_ipv6(frame + l3_off, l4_len, IP_PROTO_UDP);
+				   ? pseudo_ipv4(frame + l3_off, l4_len, IP_PROTO_UDP)
+				   : pseudo_ipv6(frame + l3_off, l4_len, IP_PROTO_UDP);
 		if (sn_cksum_fold(sn_cksum_partial(udp, l4_len, sum)) != 0)
 			return drop(res, SN_DROP_UDP_CHECKSUM);
 	}
@@ -330,8 +327,8 @@ static bool nd_options(const uint8_t *opt, uint32_t len, uint8_t want, const uin
 	return true;
 }
 
-static void handle_nd(const struct sn_l3_port *port, uint8_t *frame, uint16_t cap,
-		      uint8_t *ip, uint8_t *icmp, uint32_t l4_len, struct sn_l3_result *res)
+static void handle_nd(const struct sn_l3_port *port, uint8_t *frame, uint16_t cap, uint8_t *ip,
+		      uint8_t *icmp, uint32_t l4_len, struct sn_l3_result *res)
 {
 	const uint8_t *src = ip + 8;
 	if (ip[7] != 255 || icmp[1] != 0 || l4_len < ND_HDR_LEN)
@@ -394,8 +391,8 @@ static void handle_nd(const struct sn_l3_port *port, uint8_t *frame, uint16_t ca
 	res->reply_counter = SN_CTR_ND_ADVERTS;
 }
 
-static void handle_ipv6(const struct sn_l3_port *port, uint8_t *frame, uint16_t len,
-			uint16_t cap, bool verify, struct sn_l3_result *res)
+static void handle_ipv6(const struct sn_l3_port *port, uint8_t *frame, uint16_t len, uint16_t cap,
+			bool verify, struct sn_l3_result *res)
 {
 	const uint16_t l3 = SN_ETHER_HDR_LEN;
 	uint8_t *ip = frame + l3;
@@ -408,8 +405,7 @@ static void handle_ipv6(const struct sn_l3_port *port, uint8_t *frame, uint16_t 
 		return drop(res, SN_DROP_IPV6_PAYLOAD_LENGTH);
 	const uint8_t *src = ip + 8, *dst = ip + 24;
 	bool to_us = port->has_ipv6 && memcmp(dst, port->ipv6.s6_addr, 16) == 0;
-	bool to_solicited =
-		port->has_ipv6 && memcmp(dst, port->ipv6_solicited.s6_addr, 16) == 0;
+	bool to_solicited = port->has_ipv6 && memcmp(dst, port->ipv6_solicited.s6_addr, 16) == 0;
 	if (!to_us && !to_solicited)
 		return drop(res, SN_DROP_IPV6_NOT_FOR_US);
 	uint8_t nh = ip[6];

@@ -24,8 +24,8 @@
 struct sn_l3_port {
 	uint8_t mac[SN_ETHER_ADDR_LEN]; /* the DPDK port's MAC */
 	bool has_ipv4;
-	uint32_t ipv4;        /* network byte order */
-	uint32_t ipv4_mask;   /* network byte order */
+	uint32_t ipv4;	    /* network byte order */
+	uint32_t ipv4_mask; /* network byte order */
 	bool has_ipv6;
 	struct in6_addr ipv6;
 	uint8_t ipv6_prefix;
@@ -33,9 +33,9 @@ struct sn_l3_port {
 };
 
 enum sn_l3_action {
-	SN_L3_DROP = 0,  /* drop, count `reason` */
-	SN_L3_REPLY = 1, /* frame rewritten in place (length `len`): send it back out the port */
-	SN_L3_UDP = 2,   /* UDP datagram for us: dispatch by destination port */
+	SN_L3_DROP = 0,	    /* drop, count `reason` */
+	SN_L3_REPLY = 1,    /* frame rewritten in place (length `len`): send it back out the port */
+	SN_L3_UDP = 2,	    /* UDP datagram for us: dispatch by destination port */
 	SN_L3_CONSUMED = 3, /* an ARP reply or neighbour advertisement: only `learn` matters */
 };
 
@@ -48,15 +48,15 @@ struct sn_l3_learn {
 };
 
 struct sn_l3_result {
-	uint8_t action;  /* enum sn_l3_action */
-	uint8_t reason;  /* enum sn_drop_reason when action is SN_L3_DROP */
-	uint8_t family;  /* SN_L3_UDP: AF_INET or AF_INET6 */
-	uint16_t len;    /* SN_L3_REPLY: new frame length */
-	uint16_t l3_off; /* SN_L3_UDP: offset of the IP header */
-	uint16_t l4_off; /* SN_L3_UDP: offset of the UDP header */
-	uint16_t payload_off; /* SN_L3_UDP: offset of the UDP payload */
-	uint16_t payload_len; /* SN_L3_UDP: UDP payload bytes */
-	uint16_t reply_counter; /* SN_L3_REPLY: enum sn_lcore_counter to increment */
+	uint8_t action;		  /* enum sn_l3_action */
+	uint8_t reason;		  /* enum sn_drop_reason when action is SN_L3_DROP */
+	uint8_t family;		  /* SN_L3_UDP: AF_INET or AF_INET6 */
+	uint16_t len;		  /* SN_L3_REPLY: new frame length */
+	uint16_t l3_off;	  /* SN_L3_UDP: offset of the IP header */
+	uint16_t l4_off;	  /* SN_L3_UDP: offset of the UDP header */
+	uint16_t payload_off;	  /* SN_L3_UDP: offset of the UDP payload */
+	uint16_t payload_len;	  /* SN_L3_UDP: UDP payload bytes */
+	uint16_t reply_counter;	  /* SN_L3_REPLY: enum sn_lcore_counter to increment */
 	struct sn_l3_learn learn; /* neighbour to learn, whatever the action */
 };
 
@@ -75,10 +75,8 @@ void sn_l3_port_init(struct sn_l3_port *port, const uint8_t mac[SN_ETHER_ADDR_LE
 uint32_t sn_cksum_partial(const void *data, uint32_t len, uint32_t sum);
 uint16_t sn_cksum_fold(uint32_t sum);
 /* UDP/ICMPv6 checksum over the IPv4/IPv6 pseudo header and the L4 bytes. */
-uint16_t sn_l4_cksum_ipv4(const uint8_t *ip_hdr, const uint8_t *l4, uint16_t l4_len,
-			  uint8_t proto);
-uint16_t sn_l4_cksum_ipv6(const uint8_t *ip_hdr, const uint8_t *l4, uint32_t l4_len,
-			  uint8_t proto);
+uint16_t sn_l4_cksum_ipv4(const uint8_t *ip_hdr, const uint8_t *l4, uint16_t l4_len, uint8_t proto);
+uint16_t sn_l4_cksum_ipv6(const uint8_t *ip_hdr, const uint8_t *l4, uint32_t l4_len, uint8_t proto);
 
 /* Builds Ethernet + IPv4/IPv6 + UDP headers for a datagram whose payload already sits at
  * frame + sn_udp_headroom(family). Returns the frame length. Addresses and ports in network

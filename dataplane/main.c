@@ -119,7 +119,7 @@ static int port_setup(uint16_t idx, const struct sn_port_config *pc)
 		 * is what keeps per-source policer state unshared. */
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 	}
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
@@ -153,8 +153,8 @@ static int port_setup(uint16_t idx, const struct sn_port_config *pc)
 
 	struct rte_ether_addr mac;
 	rte_eth_macaddr_get(port_id, &mac);
-	sn_l3_port_init(&port->l3, mac.addr_bytes, pc->has_ipv4 ? &pc->ipv4 : NULL,
-			pc->ipv4_prefix, pc->has_ipv6 ? &pc->ipv6 : NULL, pc->ipv6_prefix);
+	sn_l3_port_init(&port->l3, mac.addr_bytes, pc->has_ipv4 ? &pc->ipv4 : NULL, pc->ipv4_prefix,
+			pc->has_ipv6 ? &pc->ipv6 : NULL, pc->ipv6_prefix);
 	port->port_id = port_id;
 	port->cfg = pc;
 	snprintf(port->name, sizeof(port->name), "%s", pc->name);
@@ -166,8 +166,8 @@ static int port_setup(uint16_t idx, const struct sn_port_config *pc)
 		SN_ERR("port %s: inject ring: %s", pc->name, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	SN_INFO("port %s: dpdk port %u (%s) mac " RTE_ETHER_ADDR_PRT_FMT " queues %u",
-		pc->name, port_id, info.driver_name, RTE_ETHER_ADDR_BYTES(&mac), nq);
+	SN_INFO("port %s: dpdk port %u (%s) mac " RTE_ETHER_ADDR_PRT_FMT " queues %u", pc->name,
+		port_id, info.driver_name, RTE_ETHER_ADDR_BYTES(&mac), nq);
 	return 0;
 }
 
@@ -237,8 +237,8 @@ void sn_dp_resolve(uint16_t port_idx, uint8_t family, const uint8_t *ip)
 static unsigned apply_learned(void)
 {
 	struct sn_learn_msg msgs[32];
-	unsigned n = rte_ring_sc_dequeue_burst_elem(sn_dp.learn_ring, msgs, sizeof(msgs[0]), 32,
-						    NULL);
+	unsigned n =
+	    rte_ring_sc_dequeue_burst_elem(sn_dp.learn_ring, msgs, sizeof(msgs[0]), 32, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		const struct sn_l3_learn *l = &msgs[i].learn;
 		if (msgs[i].resolve) {
@@ -374,15 +374,15 @@ int main(int argc, char **argv)
 		goto out_eal;
 	}
 	sn_dp.pool = rte_pktmbuf_pool_create(
-		"sn_pkt", d->mbufs, d->mbuf_cache,
-		(uint16_t)RTE_ALIGN(sizeof(struct sn_pkt_meta), RTE_MBUF_PRIV_ALIGN),
-		RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	    "sn_pkt", d->mbufs, d->mbuf_cache,
+	    (uint16_t)RTE_ALIGN(sizeof(struct sn_pkt_meta), RTE_MBUF_PRIV_ALIGN),
+	    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!sn_dp.pool) {
 		SN_ERR("mempool of %u mbufs: %s", d->mbufs, rte_strerror(rte_errno));
 		goto out_eal;
 	}
-	sn_dp.punt_ring = rte_ring_create("sn_punt", d->punt_ring_size, (int)rte_socket_id(),
-					  RING_F_SC_DEQ);
+	sn_dp.punt_ring =
+	    rte_ring_create("sn_punt", d->punt_ring_size, (int)rte_socket_id(), RING_F_SC_DEQ);
 	sn_dp.learn_ring = rte_ring_create_elem("sn_learn", sizeof(struct sn_learn_msg), 1024,
 						(int)rte_socket_id(), RING_F_SC_DEQ);
 	sn_dp.workers = rte_zmalloc("sn_workers", sizeof(struct sn_worker) * sn_dp.n_workers,
@@ -437,8 +437,8 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	SN_INFO("running: %u worker(s), %u port(s), runtime dir %s", sn_dp.n_workers,
-		sn_dp.n_ports, cfg->runtime_dir);
+	SN_INFO("running: %u worker(s), %u port(s), runtime dir %s", sn_dp.n_workers, sn_dp.n_ports,
+		cfg->runtime_dir);
 	main_loop();
 	rte_eal_mp_wait_lcore();
 	exit_code = 0;

@@ -134,7 +134,7 @@ static uint32_t neigh_hash(uint8_t family, const uint8_t *ip)
 static struct sn_neigh_snap *neigh_alloc(uint32_t slots)
 {
 	struct sn_neigh_snap *s =
-		calloc(1, sizeof(*s) + (size_t)slots * sizeof(struct sn_neigh_entry));
+	    calloc(1, sizeof(*s) + (size_t)slots * sizeof(struct sn_neigh_entry));
 	if (s)
 		s->mask = slots - 1;
 	return s;
@@ -186,7 +186,7 @@ const struct sn_neigh_entry *sn_neigh_lookup(const struct sn_neigh_snap *snap, u
 	bool found;
 	/* Lookup never writes: the cast only reuses the probe loop. */
 	struct sn_neigh_entry *e =
-		neigh_find_slot((struct sn_neigh_snap *)snap, family, ip, &found);
+	    neigh_find_slot((struct sn_neigh_snap *)snap, family, ip, &found);
 	return found ? e : NULL;
 }
 

@@ -38,14 +38,14 @@ static inline void sn_rcu_quiescent(void)
 
 /* Objects retired by the writer, freed after the next grace period. */
 struct sn_rcu_writer {
-	uint32_t n_pending;         /* retired objects waiting for a grace period */
-	uint32_t cap;               /* capacity of pending[] */
+	uint32_t n_pending; /* retired objects waiting for a grace period */
+	uint32_t cap;	    /* capacity of pending[] */
 	struct sn_rcu_retired {
 		void *ptr;
 		void (*free_fn)(void *);
-	} *pending;
-	uint64_t grace_periods;     /* synchronize_rcu calls */
-	uint64_t freed;             /* objects freed after a grace period */
+	} * pending;
+	uint64_t grace_periods; /* synchronize_rcu calls */
+	uint64_t freed;		/* objects freed after a grace period */
 };
 
 int sn_rcu_writer_init(struct sn_rcu_writer *w, uint32_t cap);
@@ -58,8 +58,8 @@ uint32_t sn_rcu_reclaim(struct sn_rcu_writer *w);
 /* --- UDP dispatch table --- */
 
 struct sn_dispatch_snap {
-	uint64_t version;  /* bumped on every publish */
-	uint32_t entries;  /* ports with a handler other than DROP */
+	uint64_t version; /* bumped on every publish */
+	uint32_t entries; /* ports with a handler other than DROP */
 	uint32_t pad;
 	uint8_t handler[2][65536]; /* [0] IPv4, [1] IPv6; indexed by port in host order */
 };
@@ -98,7 +98,7 @@ struct sn_neigh_entry {
 _Static_assert(sizeof(struct sn_neigh_entry) == 32, "neighbour entry is half a cache line");
 
 struct sn_neigh_snap {
-	uint32_t mask;     /* slots - 1; open addressing, linear probing */
+	uint32_t mask; /* slots - 1; open addressing, linear probing */
 	uint32_t entries;
 	struct sn_neigh_entry slot[];
 };

@@ -13,8 +13,7 @@
 
 #include <sys/socket.h>
 
-static inline void count_drop(struct sn_worker *w, enum sn_drop_reason reason,
-			      struct rte_mbuf *m)
+static inline void count_drop(struct sn_worker *w, enum sn_drop_reason reason, struct rte_mbuf *m)
 {
 	w->stats->drops[reason]++;
 	rte_pktmbuf_free(m);
@@ -49,8 +48,8 @@ static void tx_flush(struct sn_worker *w)
 		uint64_t bytes = 0;
 		for (uint16_t i = 0; i < tb->count; i++)
 			bytes += tb->pkts[i]->pkt_len;
-		uint16_t sent = rte_eth_tx_burst(sn_dp.ports[p].port_id, w->index, tb->pkts,
-						 tb->count);
+		uint16_t sent =
+		    rte_eth_tx_burst(sn_dp.ports[p].port_id, w->index, tb->pkts, tb->count);
 		for (uint16_t i = sent; i < tb->count; i++) {
 			bytes -= tb->pkts[i]->pkt_len;
 			count_drop(w, SN_DROP_TX_FULL, tb->pkts[i]);
@@ -62,8 +61,7 @@ static void tx_flush(struct sn_worker *w)
 }
 
 /* GCRA: one compare and one add per decision, no division on the hot path. */
-static inline bool police(struct sn_policer *p, uint64_t now, uint64_t interval,
-			  uint64_t tolerance)
+static inline bool police(struct sn_policer *p, uint64_t now, uint64_t interval, uint64_t tolerance)
 {
 	uint64_t tat = p->tat > now ? p->tat : now;
 	if (tat - now > tolerance)
@@ -88,7 +86,7 @@ static void punt(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct sn_policer *src_bucket =
-		&w->punt_source[source_hash(frame, res) & (SN_SOURCE_BUCKETS - 1)];
+	    &w->punt_source[source_hash(frame, res) & (SN_SOURCE_BUCKETS - 1)];
 	if (!police(src_bucket, now, sn_dp.source_interval, sn_dp.source_tolerance) ||
 	    !police(&w->punt_reason[reason], now, sn_dp.punt_interval, sn_dp.punt_tolerance))
 		return count_drop(w, SN_DROP_PUNT_POLICED, m);
@@ -150,7 +148,8 @@ static void handle_packet(struct sn_worker *w, struct rte_mbuf *m, uint16_t port
 		return count_drop(w, SN_DROP_MULTI_SEGMENT, m);
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	uint16_t cap = (uint16_t)(m->buf_len - m->data_off);
-	bool l4_verified = (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	bool l4_verified =
+	    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 	sn_l3_handle(&port->l3, frame, m->data_len, cap, !l4_verified, &res);
 
 	if (unlikely(res.learn.valid)) {
@@ -224,7 +223,8 @@ int worker_main(void *arg)
 		const struct sn_dispatch_snap *dispatch = rcu_dereference(sn_dp.dispatch.current);
 		uint64_t now = rte_rdtsc();
 		for (uint16_t p = 0; p < sn_dp.n_ports; p++) {
-			uint16_t n = rte_eth_rx_burst(sn_dp.ports[p].port_id, w->index, pkts, burst);
+			uint16_t n =
+			    rte_eth_rx_burst(sn_dp.ports[p].port_id, w->index, pkts, burst);
 			if (!n)
 				continue;
 			got += n;
@@ -252,7 +252,8 @@ int worker_main(void *arg)
 			st->counters[SN_CTR_IDLE_POLLS]++;
 			if (dcfg->idle_empty_polls && ++empty_run >= dcfg->idle_empty_polls) {
 				/* Lab mode on a small machine: give the core back to the clients.
-				 * Offline, so the table writer's grace periods do not wait on us. */
+				 * Offline, so the table writer's grace periods do not wait on us.
+				 */
 				rcu_thread_offline();
 				rte_delay_us_sleep(dcfg->idle_sleep_us);
 				rcu_thread_online();

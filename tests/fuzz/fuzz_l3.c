@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sn_l3_handle(&port, frame, (uint16_t)size, (uint16_t)cap, (size & 1) == 0, &res);
 	if (res.action == SN_L3_REPLY && res.len > cap)
 		abort();
-	if (res.action == SN_L3_UDP &&
-	    (size_t)res.payload_off + res.payload_len > size)
+	if (res.action == SN_L3_UDP && (size_t)res.payload_off + res.payload_len > size)
 		abort();
 	free(frame);
 	return 0;

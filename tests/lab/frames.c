@@ -90,12 +90,12 @@ enum reason {
 #define X_ENUM(name, label) R_##name,
 	REASONS(X_ENUM)
 #undef X_ENUM
-	R_MAX
+	    R_MAX
 };
 
 static const char *const reason_names[R_MAX] = {
 #define X_NAME(name, label) label,
-	REASONS(X_NAME)
+    REASONS(X_NAME)
 #undef X_NAME
 };
 
@@ -118,17 +118,17 @@ static const struct {
 	const char *name;
 	const char *reasons;
 } categories[C_MAX] = {
-	[C_TRUNCATED] = {"truncated", "runt/ipv4_truncated/ipv6_truncated"},
-	[C_CHECKSUM] = {"checksum", "ipv4_checksum"},
-	[C_TOTLEN] = {"totlen", "ipv4_total_length"},
-	[C_IHL] = {"ihl", "ipv4_header_length"},
-	[C_VERSION] = {"version", "ipv4_version"},
-	[C_ETHERTYPE] = {"ethertype", "ethertype"},
-	[C_FRAGMENT] = {"fragment", "ipv4_fragment/ipv6_ext_header"},
-	[C_IP6LEN] = {"ip6len", "ipv6_payload_length"},
-	[C_UDPSUM] = {"udpsum", "udp_checksum"},
-	[C_UDPLEN] = {"udplen", "udp_length"},
-	[C_ICMP] = {"icmp", "icmp_malformed"},
+    [C_TRUNCATED] = {"truncated", "runt/ipv4_truncated/ipv6_truncated"},
+    [C_CHECKSUM] = {"checksum", "ipv4_checksum"},
+    [C_TOTLEN] = {"totlen", "ipv4_total_length"},
+    [C_IHL] = {"ihl", "ipv4_header_length"},
+    [C_VERSION] = {"version", "ipv4_version"},
+    [C_ETHERTYPE] = {"ethertype", "ethertype"},
+    [C_FRAGMENT] = {"fragment", "ipv4_fragment/ipv6_ext_header"},
+    [C_IP6LEN] = {"ip6len", "ipv6_payload_length"},
+    [C_UDPSUM] = {"udpsum", "udp_checksum"},
+    [C_UDPLEN] = {"udplen", "udp_length"},
+    [C_ICMP] = {"icmp", "icmp_malformed"},
 };
 
 struct gen {
@@ -369,7 +369,7 @@ static uint16_t gen_frame(struct gen *g, enum category c, uint8_t *f, enum reaso
 		fill_random(g, f + ETH_HLEN_, (size_t)(len - ETH_HLEN_));
 		if (type == 0x8100) {
 			wr16(f + 14, rnd(g) & 0x0fff); /* TCI: VLAN id */
-			wr16(f + 16, 0x88b5);          /* inner: local experimental ethertype */
+			wr16(f + 16, 0x88b5);	       /* inner: local experimental ethertype */
 		}
 		*r = R_ETHERTYPE;
 		return len;
@@ -383,7 +383,8 @@ static uint16_t gen_frame(struct gen *g, enum category c, uint8_t *f, enum reaso
 			ip6(g, ip, (uint16_t)(8 + payload), P_FRAG);
 			fh[0] = P_UDP;
 			fh[1] = 0;
-			wr16(fh + 2, rnd(g) % 2 ? 1 : (rnd_range(g, 1, 0x1fff) << 3)); /* M or offset */
+			wr16(fh + 2,
+			     rnd(g) % 2 ? 1 : (rnd_range(g, 1, 0x1fff) << 3)); /* M or offset */
 			wr16(fh + 4, rnd(g));
 			wr16(fh + 6, rnd(g));
 			fill_random(g, fh + 8, payload);
@@ -440,8 +441,8 @@ static uint16_t gen_frame(struct gen *g, enum category c, uint8_t *f, enum reaso
 			return (uint16_t)(ETH_HLEN_ + IP4_HLEN + l4_len);
 		}
 		len = icmp_frame(g, f, (uint16_t)rnd_range(g, 0, 64));
-		break_cksum(g, ip + IP4_HLEN + 2, ip + IP4_HLEN, (size_t)(len - ETH_HLEN_ - IP4_HLEN),
-			    0, false);
+		break_cksum(g, ip + IP4_HLEN + 2, ip + IP4_HLEN,
+			    (size_t)(len - ETH_HLEN_ - IP4_HLEN), 0, false);
 		*r = R_ICMP_MALFORMED;
 		return len;
 	case C_MAX:
@@ -492,7 +493,8 @@ static bool in_named_netns(void)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/run/netns/%s", e->d_name);
-		found = stat(path, &st) == 0 && st.st_ino == self.st_ino && st.st_dev == self.st_dev;
+		found =
+		    stat(path, &st) == 0 && st.st_ino == self.st_ino && st.st_dev == self.st_dev;
 	}
 	closedir(d);
 	return found;
@@ -530,7 +532,8 @@ static int send_frame(struct sender *s, const uint8_t *f, uint16_t len)
 {
 	for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
 		long long before = read_dropped(s->dropped_fd);
-		ssize_t n = sendto(s->fd, f, len, 0, (const struct sockaddr *)&s->sll, sizeof(s->sll));
+		ssize_t n =
+		    sendto(s->fd, f, len, 0, (const struct sockaddr *)&s->sll, sizeof(s->sll));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -563,14 +566,10 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"src4", required_argument, NULL, '4'},
-		{"dst4", required_argument, NULL, 'd'},
-		{"src6", required_argument, NULL, '6'},
-		{"dst6", required_argument, NULL, 'D'},
-		{"batch", required_argument, NULL, 'b'},
-		{"allow-init-netns", no_argument, NULL, 'A'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"src4", required_argument, NULL, '4'},  {"dst4", required_argument, NULL, 'd'},
+	    {"src6", required_argument, NULL, '6'},  {"dst6", required_argument, NULL, 'D'},
+	    {"batch", required_argument, NULL, 'b'}, {"allow-init-netns", no_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	const char *src4 = "198.18.0.2", *dst4 = "198.18.0.1";
 	const char *src6 = "2001:db8:5e::2", *dst6 = "2001:db8:5e::1";
@@ -635,8 +634,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!allow_init && !in_named_netns()) {
-		fprintf(stderr, "sn-lab-frames: refusing to send outside a namespace made by "
-				"`ip netns add` (run it with ip netns exec, or --allow-init-netns)\n");
+		fprintf(stderr,
+			"sn-lab-frames: refusing to send outside a namespace made by "
+			"`ip netns add` (run it with ip netns exec, or --allow-init-netns)\n");
 		return 2;
 	}
 	g.rng = seed ? seed : 0x9e3779b97f4a7c15ull;
@@ -684,8 +684,9 @@ int main(int argc, char **argv)
 		uint16_t len = gen_frame(&g, c, frame, &r);
 		int rc = send_frame(&s, frame, len);
 		if (rc == -EINVAL && r == R_RUNT) {
-			fprintf(stderr, "sn-lab-frames: %s refuses frames shorter than an Ethernet "
-					"header; no runts sent\n",
+			fprintf(stderr,
+				"sn-lab-frames: %s refuses frames shorter than an Ethernet "
+				"header; no runts sent\n",
 				ifname);
 			g.runt_ok = false;
 			len = gen_frame(&g, c, frame, &r);

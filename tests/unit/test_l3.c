@@ -386,8 +386,8 @@ Test(l3, built_udp_and_neighbour_requests_are_valid)
 	inet_pton(AF_INET, "198.18.0.2", dst);
 	uint16_t hr = sn_udp_headroom(AF_INET);
 	memcpy(buf + hr, "hello", 5);
-	uint16_t len = sn_build_udp(buf, our_mac, peer_mac, AF_INET, src, dst, htons(7),
-				    htons(5555), 5);
+	uint16_t len =
+	    sn_build_udp(buf, our_mac, peer_mac, AF_INET, src, dst, htons(7), htons(5555), 5);
 	cr_assert_eq(len, hr + 5);
 	cr_assert(ipv4_hdr_ok(buf + 14));
 	cr_assert(l4_v4_ok(buf + 14, buf + 34, 13, 17));

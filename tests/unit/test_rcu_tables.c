@@ -13,7 +13,7 @@
 #include "tables.h"
 
 #define READERS 3
-#define SWAPS   3000
+#define SWAPS	3000
 
 static struct sn_dispatch_table dispatch;
 static struct sn_neigh_table neigh;
@@ -36,7 +36,7 @@ static void *reader(void *arg)
 		}
 		uint8_t ip[4] = {198, 18, 0, 2};
 		const struct sn_neigh_entry *e =
-			sn_neigh_lookup(rcu_dereference(neigh.current), AF_INET, ip);
+		    sn_neigh_lookup(rcu_dereference(neigh.current), AF_INET, ip);
 		if (e && e->mac[0] != e->mac[5])
 			torn[id]++;
 		lookups[id]++;
@@ -64,9 +64,9 @@ Test(rcu_tables, swaps_under_concurrent_lookups)
 				struct sn_dispatch_key k = {.port = htons(p),
 							    .family = f ? AF_INET6 : AF_INET};
 				struct sn_dispatch_value val = {.handler = (uint16_t)(v % 4 + 1)};
-				cr_assert_eq(sn_dispatch_apply(&dispatch, &draft, SN_TABLE_OP_ADD,
-							       &k, &val),
-					     0);
+				cr_assert_eq(
+				    sn_dispatch_apply(&dispatch, &draft, SN_TABLE_OP_ADD, &k, &val),
+				    0);
 			}
 		}
 		sn_dispatch_publish(&dispatch, draft, &w);
