@@ -153,10 +153,14 @@ Test(config, lab_yaml)
 	cr_assert_eq(cfg.turn.n_allowed_peers, 2);
 	cr_expect_eq(cfg.turn.allowed_peers[0].family, AF_INET);
 	cr_expect_eq(cfg.turn.allowed_peers[0].len, 32);
-	expect_ipv4(*(struct in_addr *)cfg.turn.allowed_peers[0].addr, "198.18.0.2");
+	struct in_addr peer4;
+	memcpy(&peer4, cfg.turn.allowed_peers[0].addr, sizeof(peer4)); /* addr is a byte array */
+	expect_ipv4(peer4, "198.18.0.2");
 	cr_expect_eq(cfg.turn.allowed_peers[1].family, AF_INET6);
 	cr_expect_eq(cfg.turn.allowed_peers[1].len, 128);
-	expect_ipv6((const struct in6_addr *)cfg.turn.allowed_peers[1].addr, "2001:db8:5e::2");
+	struct in6_addr peer6;
+	memcpy(&peer6, cfg.turn.allowed_peers[1].addr, sizeof(peer6));
+	expect_ipv6(&peer6, "2001:db8:5e::2");
 	cr_expect_eq(cfg.turn.n_denied_peers, 0);
 	cr_expect_str_eq(cfg.turn.software, "");
 	cr_expect_eq(cfg.dht.network_id, 94);
