@@ -127,6 +127,16 @@ struct sn_dp_table {
 	int (*dump)(sn_dump_emit_fn emit);
 	uint32_t (*entries)(void);
 };
+/* The size rule every TABLE_CMD obeys: CLEAR carries nothing, DEL a key, ADD a key and a
+ * value, each of the table's fixed size. */
+static inline bool sn_table_cmd_sizes_ok(uint8_t op, uint16_t key_len, size_t key_size,
+					 uint16_t val_len, size_t val_size)
+{
+	if (op == SN_TABLE_OP_CLEAR)
+		return key_len == 0 && val_len == 0;
+	return key_len == key_size && val_len == (op == SN_TABLE_OP_ADD ? val_size : 0);
+}
+
 /* Indexed by enum sn_table_id; NULL where the table is not built in (command refused with
  * -EOPNOTSUPP). channel.c holds the list. */
 extern const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX];

@@ -88,7 +88,7 @@ static int node_apply(uint8_t op, const void *key, uint16_t key_len, const void 
 		dht.nodes_dirty = true;
 		return 0;
 	}
-	if (key_len != sizeof(k) || val_len != (op == SN_TABLE_OP_ADD ? sizeof(v) : 0))
+	if (!sn_table_cmd_sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
 		return -EINVAL;
 	memcpy(&k, key, sizeof(k));
 	if ((k.family != AF_INET && k.family != AF_INET6) || k.pad[0] || k.pad[1] || k.pad[2] ||
@@ -190,8 +190,7 @@ static int state_apply(uint8_t op, const void *key, uint16_t key_len, const void
 	struct dht_state *s;
 
 	if (op == SN_TABLE_OP_CLEAR || op == SN_TABLE_OP_DEL) {
-		if (op == SN_TABLE_OP_CLEAR ? (key_len || val_len)
-					    : (key_len != sizeof(k) || val_len))
+		if (!sn_table_cmd_sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
 			return -EINVAL;
 		if (op == SN_TABLE_OP_DEL && !dht.state && !dht.state_draft)
 			return -ENOENT;
@@ -200,7 +199,8 @@ static int state_apply(uint8_t op, const void *key, uint16_t key_len, const void
 		dht.state_dirty = true;
 		return 0;
 	}
-	if (op != SN_TABLE_OP_ADD || key_len != sizeof(k) || val_len != sizeof(v))
+	if (op != SN_TABLE_OP_ADD ||
+	    !sn_table_cmd_sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
 		return -EINVAL;
 	memcpy(&k, key, sizeof(k));
 	memcpy(&v, val, sizeof(v));

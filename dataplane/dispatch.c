@@ -11,11 +11,7 @@ static int dispatch_apply(uint8_t op, const void *key, uint16_t key_len, const v
 {
 	struct sn_dispatch_key k;
 	struct sn_dispatch_value v;
-	bool sizes_ok =
-	    op == SN_TABLE_OP_CLEAR
-		? key_len == 0 && val_len == 0
-		: key_len == sizeof(k) && val_len == (op == SN_TABLE_OP_ADD ? sizeof(v) : 0);
-	if (!sizes_ok)
+	if (!sn_table_cmd_sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
 		return -EINVAL;
 	if (key_len)
 		memcpy(&k, key, sizeof(k));

@@ -143,14 +143,6 @@ const struct sn_turn_table *sn_turn_table(void)
 
 /* --- channel tables (main lcore) --- */
 
-static bool sizes_ok(uint8_t op, uint16_t key_len, size_t key_size, uint16_t val_len,
-		     size_t val_size)
-{
-	if (op == SN_TABLE_OP_CLEAR)
-		return key_len == 0 && val_len == 0;
-	return key_len == key_size && val_len == (op == SN_TABLE_OP_ADD ? val_size : 0);
-}
-
 static int alloc_apply(uint8_t op, const void *key, uint16_t key_len, const void *val,
 		       uint16_t val_len)
 {
@@ -158,7 +150,7 @@ static int alloc_apply(uint8_t op, const void *key, uint16_t key_len, const void
 	struct sn_turn_alloc_value v;
 	if (!tt_ready)
 		return -EOPNOTSUPP;
-	if (!sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
+	if (!sn_table_cmd_sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
 		return -EINVAL;
 	if (key_len)
 		memcpy(&k, key, sizeof(k));
@@ -182,7 +174,7 @@ static int perm_apply(uint8_t op, const void *key, uint16_t key_len, const void 
 	struct sn_turn_perm_value v;
 	if (!tt_ready)
 		return -EOPNOTSUPP;
-	if (!sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
+	if (!sn_table_cmd_sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
 		return -EINVAL;
 	if (key_len)
 		memcpy(&k, key, sizeof(k));
@@ -206,7 +198,7 @@ static int channel_apply(uint8_t op, const void *key, uint16_t key_len, const vo
 	struct sn_turn_channel_value v;
 	if (!tt_ready)
 		return -EOPNOTSUPP;
-	if (!sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
+	if (!sn_table_cmd_sizes_ok(op, key_len, sizeof(k), val_len, sizeof(v)))
 		return -EINVAL;
 	if (key_len)
 		memcpy(&k, key, sizeof(k));
