@@ -10,7 +10,8 @@
 
 /* X(name, one-line description) */
 #define SN_BENCH_COMMANDS(X)                                                                       \
-	X(sybil, "evaluate Sybil detection (SybilLimit, SybilRank) on a trust graph")
+	X(sybil, "evaluate Sybil detection (SybilLimit, SybilRank) on a trust graph")              \
+	X(compare, "supernode vs dpdk-testpmd, coturn, OpenDHT: table, JSON, plot, docs")
 
 #define SN_BENCH_DECLARE(name, help) int bench_##name##_main(int argc, char **argv);
 SN_BENCH_COMMANDS(SN_BENCH_DECLARE)
