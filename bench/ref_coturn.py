@@ -11,7 +11,9 @@ the deadline; its last progress line is read then).
 
   relayed packets   = sum over uclients of tot_send_msgs + tot_recv_msgs (each message
                       relayed client -> peer, and its echo peer -> client)
-  pps               = relayed packets / wall seconds of the run
+  pps               = relayed packets / seconds the uclients were sending (from their
+                      once-a-second progress lines: 1 s resolution; the echoes of messages
+                      lost on the way are waited for after that, so the wall time is longer)
   pps_per_core      = relayed packets / coturn CPU seconds (utime + stime of every thread of
                       turnserver from /proc/PID/stat over the run)
 
@@ -34,6 +36,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRESS = re.compile(rb"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)")
+TIMED = re.compile(rb"^(\d+): : start_mclient: msz=\d+, tot_send_msgs=(\d+), tot_recv_msgs=(\d+)",
+                   re.M)
 LOST = re.compile(rb"Total lost packets (\d+)")
 
 
@@ -123,9 +127,18 @@ def run(seconds=15.0, allocations=100, messages=4000, procs=2, length=182, port=
         wall = time.monotonic() - t0
         cpu = cpu_seconds(server.pid) - c0
         sent = recv = lost = 0
+        active = 0
         for _, f in clients:
             f.seek(0)
             text = f.read()
+            # uclient's once-a-second progress lines start with its seconds: the sending
+            # window runs from the last line with nothing sent to the first with all sent
+            tl = [(int(t), int(a)) for t, a, _ in TIMED.findall(text)]
+            if tl:
+                final = tl[-1][1]
+                start = max([t for t, a in tl if a == 0] or [0])
+                end = min([t for t, a in tl if a == final] or [tl[-1][0]])
+                active = max(active, end - start, 1)
             m = PROGRESS.findall(text)
             if m:
                 sent += int(m[-1][0])
@@ -142,7 +155,8 @@ def run(seconds=15.0, allocations=100, messages=4000, procs=2, length=182, port=
             "relayed_packets": packets, "lost": lost, "wall_s": round(wall, 3),
             "cpu_s": round(cpu, 3), "cpu_cores_used": round(cpu / wall, 3) if wall > 0 else None,
             "stopped_at_deadline": timed_out,
-            "pps": round(packets / wall) if wall > 0 else 0,
+            "sending_s": active or None,
+            "pps": round(packets / active) if active else round(packets / wall),
             "pps_per_core": round(packets / cpu) if cpu > 0 else None,
         })
         if packets == 0 or cpu <= 0:
