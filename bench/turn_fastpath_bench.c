@@ -23,10 +23,12 @@
  * harness's own cost (mbuf alloc + frame copy), which a real rx path replaces.
  *
  * usage: turn_fastpath_bench [-a ALLOCATIONS] [-n PACKETS] [-s PAYLOAD] [-l LCORE] [-r RUNS] [-c]
+ *                            [-o SCENARIO]
  *   -a allocations (default 100000), -n packets per scenario and run (5000000), -s payload
  *   bytes (182: SRTP with 20 ms of G.711), -l the lcore to run on, -r runs per scenario (the
  *   best is shown: on a shared machine other processes only ever add cycles), -c verify UDP
- *   checksums in software in L3 (a NIC without rx checksum offload).
+ *   checksums in software in L3 (a NIC without rx checksum offload), -o only that scenario
+ *   (to profile one path with perf or callgrind).
  * The first 4096 packets each run sends are checked (IPv4 header and UDP checksums,
  * lengths); any bad one fails the run. */
 #include "dataplane.h"
@@ -473,7 +475,7 @@ static int run(enum scenario sc, uint32_t n, uint64_t packets, uint16_t payload,
 static void usage(void)
 {
 	fprintf(stderr, "usage: turn_fastpath_bench [-a ALLOCATIONS] [-n PACKETS] [-s PAYLOAD] "
-			"[-l LCORE] [-r RUNS] [-c]\n");
+			"[-l LCORE] [-r RUNS] [-c] [-o SCENARIO]\n");
 }
 
 int main(int argc, char **argv)
@@ -482,9 +484,13 @@ int main(int argc, char **argv)
 	uint64_t packets = 5000000;
 	unsigned payload = 182, lcore = 0, runs = 1;
 	bool sw_cksum = false;
+	const char *only = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "a:n:s:l:r:ch")) != -1) {
+	while ((opt = getopt(argc, argv, "a:n:s:l:r:co:h")) != -1) {
 		switch (opt) {
+		case 'o':
+			only = optarg;
+			break;
 		case 'r':
 			runs = (unsigned)strtoul(optarg, NULL, 0);
 			runs = runs ? runs : 1;
@@ -618,6 +624,8 @@ int main(int argc, char **argv)
 	       "cyc/pkt", "l3", "turn", "Mpps mean", "cyc mean", "harness", "wall Mpps", "sent");
 	for (int sc = 0; sc < N_SCENARIOS; sc++) {
 		struct result r;
+		if (only && strcmp(only, scenario_names[sc]) != 0)
+			continue;
 		for (unsigned k = 0; k < runs; k++) {
 			struct result rk;
 			if (run((enum scenario)sc, n_alloc, packets, (uint16_t)payload, sw_cksum,
