@@ -48,31 +48,7 @@ static inline void drop(struct sn_l3_result *res, enum sn_drop_reason reason)
  * the checksum in network byte order whatever the host's endianness. */
 uint32_t sn_cksum_partial(const void *data, uint32_t len, uint32_t sum)
 {
-	const uint8_t *p = data;
-	uint64_t acc = sum;
-	while (len >= 4) {
-		uint32_t w;
-		memcpy(&w, p, 4);
-		acc += w;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t w;
-		memcpy(&w, p, 2);
-		acc += w;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = {p[0], 0};
-		uint16_t w;
-		memcpy(&w, last, 2);
-		acc += w;
-	}
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	return (uint32_t)acc;
+	return sn_cksum_partial_inline(data, len, sum);
 }
 
 uint16_t sn_cksum_fold(uint32_t sum)
@@ -89,7 +65,7 @@ static uint32_t pseudo_ipv4(const uint8_t *ip_hdr, uint32_t l4_len, uint8_t prot
 	ph[8] = 0;
 	ph[9] = proto;
 	wr16(ph + 10, (uint16_t)l4_len);
-	return sn_cksum_partial(ph, sizeof(ph), 0);
+	return sn_cksum_partial_inline(ph, sizeof(ph), 0);
 }
 
 static uint32_t pseudo_ipv6(const uint8_t *ip_hdr, uint32_t l4_len, uint8_t proto)
@@ -102,7 +78,7 @@ static uint32_t pseudo_ipv6(const uint8_t *ip_hdr, uint32_t l4_len, uint8_t prot
 	ph[35] = (uint8_t)l4_len;
 	ph[36] = ph[37] = ph[38] = 0;
 	ph[39] = proto;
-	return sn_cksum_partial(ph, sizeof(ph), 0);
+	return sn_cksum_partial_inline(ph, sizeof(ph), 0);
 }
 
 uint16_t sn_l4_cksum_ipv4(const uint8_t *ip_hdr, const uint8_t *l4, uint16_t l4_len, uint8_t proto)
@@ -118,7 +94,7 @@ uint16_t sn_l4_cksum_ipv6(const uint8_t *ip_hdr, const uint8_t *l4, uint32_t l4_
 static void set_ipv4_cksum(uint8_t *ip)
 {
 	ip[10] = ip[11] = 0;
-	uint16_t c = sn_cksum_fold(sn_cksum_partial(ip, IPV4_HDR_LEN, 0));
+	uint16_t c = sn_cksum_fold(sn_cksum_partial_inline(ip, IPV4_HDR_LEN, 0));
 	memcpy(ip + 10, &c, 2);
 }
 
@@ -485,17 +461,6 @@ void sn_l3_handle(const struct sn_l3_port *port, uint8_t *frame, uint16_t len, u
 	}
 }
 
-uint16_t sn_udp_headroom(uint8_t family)
-{
-	return SN_ETHER_HDR_LEN + (family == AF_INET ? IPV4_HDR_LEN : IPV6_HDR_LEN) + UDP_HDR_LEN;
-}
-
-uint32_t sn_udp_pseudo_sum(const uint8_t *ip_hdr, uint8_t family, uint32_t udp_len)
-{
-	return family == AF_INET ? pseudo_ipv4(ip_hdr, udp_len, IP_PROTO_UDP)
-				 : pseudo_ipv6(ip_hdr, udp_len, IP_PROTO_UDP);
-}
-
 static uint16_t build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
 			  uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
 			  uint16_t src_port, uint16_t dst_port, uint16_t payload_len, bool have_sum,
@@ -563,7 +528,7 @@ static uint16_t build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_
 		uint32_t ph = sn_udp_pseudo_sum(ip, family, udp_len);
 		uint64_t s64 = (uint64_t)ph + payload_sum;
 		uint32_t s = (uint32_t)((s64 & 0xffffffffu) + (s64 >> 32));
-		c = sn_cksum_fold(sn_cksum_partial(udp, UDP_HDR_LEN, s));
+		c = sn_cksum_fold(sn_cksum_partial_inline(udp, UDP_HDR_LEN, s));
 	} else {
 		c = family == AF_INET ? sn_l4_cksum_ipv4(ip, udp, udp_len, IP_PROTO_UDP)
 				      : sn_l4_cksum_ipv6(ip, udp, udp_len, IP_PROTO_UDP);

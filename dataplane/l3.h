@@ -73,6 +73,37 @@ void sn_l3_port_init(struct sn_l3_port *port, const uint8_t mac[SN_ETHER_ADDR_LE
 
 /* Internet checksum helpers, shared with packet builders. */
 uint32_t sn_cksum_partial(const void *data, uint32_t len, uint32_t sum);
+/* sn_cksum_partial, inlined: the fast paths sum a few fixed-size headers per packet, and
+ * with a constant length the compiler unrolls this into a handful of adds instead of a
+ * call and a loop. One's-complement sum in native byte order, 64-bit accumulator. */
+static inline uint32_t sn_cksum_partial_inline(const void *data, uint32_t len, uint32_t sum)
+{
+	const uint8_t *p = (const uint8_t *)data;
+	uint64_t acc = sum;
+	while (len >= 4) {
+		uint32_t w;
+		__builtin_memcpy(&w, p, 4);
+		acc += w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+		__builtin_memcpy(&w, p, 2);
+		acc += w;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint8_t last[2] = {p[0], 0};
+		uint16_t w;
+		__builtin_memcpy(&w, last, 2);
+		acc += w;
+	}
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
+}
 uint16_t sn_cksum_fold(uint32_t sum);
 /* UDP/ICMPv6 checksum over the IPv4/IPv6 pseudo header and the L4 bytes. */
 uint16_t sn_l4_cksum_ipv4(const uint8_t *ip_hdr, const uint8_t *l4, uint16_t l4_len, uint8_t proto);
@@ -81,7 +112,10 @@ uint16_t sn_l4_cksum_ipv6(const uint8_t *ip_hdr, const uint8_t *l4, uint32_t l4_
 /* Builds Ethernet + IPv4/IPv6 + UDP headers for a datagram whose payload already sits at
  * frame + sn_udp_headroom(family). Returns the frame length. Addresses and ports in network
  * byte order, as in struct sn_udp_tuple. */
-uint16_t sn_udp_headroom(uint8_t family);
+static inline uint16_t sn_udp_headroom(uint8_t family)
+{
+	return SN_ETHER_HDR_LEN + (family == AF_INET ? 20 : 40) + 8;
+}
 uint16_t sn_build_udp(uint8_t *frame, const uint8_t src_mac[6], const uint8_t dst_mac[6],
 		      uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
 		      uint16_t src_port, uint16_t dst_port, uint16_t payload_len);
@@ -95,7 +129,24 @@ uint16_t sn_build_udp_sum(uint8_t *frame, const uint8_t src_mac[6], const uint8_
 			  uint32_t payload_sum);
 /* One's-complement sum of the UDP pseudo header (RFC 768; RFC 8200 §8.1) for the IPv4/IPv6
  * header at ip_hdr and a UDP length (header included). */
-uint32_t sn_udp_pseudo_sum(const uint8_t *ip_hdr, uint8_t family, uint32_t udp_len);
+static inline uint32_t sn_udp_pseudo_sum(const uint8_t *ip_hdr, uint8_t family, uint32_t udp_len)
+{
+	/* The addresses, then protocol and length as they sit in the pseudo header: every
+	 * piece starts at an even offset, so their sums add up to the whole one's. */
+	if (family == AF_INET) {
+		const uint8_t tail[4] = {0, 17, (uint8_t)(udp_len >> 8), (uint8_t)udp_len};
+		return sn_cksum_partial_inline(tail, 4, sn_cksum_partial_inline(ip_hdr + 12, 8, 0));
+	}
+	const uint8_t tail[8] = {(uint8_t)(udp_len >> 24),
+				 (uint8_t)(udp_len >> 16),
+				 (uint8_t)(udp_len >> 8),
+				 (uint8_t)udp_len,
+				 0,
+				 0,
+				 0,
+				 17};
+	return sn_cksum_partial_inline(tail, 8, sn_cksum_partial_inline(ip_hdr + 8, 32, 0));
+}
 /* Builds an ARP request or an IPv6 neighbour solicitation for `target`. Returns its length
  * (cap must be at least 86). */
 uint16_t sn_build_neigh_request(uint8_t *frame, const struct sn_l3_port *port, uint8_t family,
