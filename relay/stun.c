@@ -72,8 +72,10 @@ static const uint8_t lookup_optional[LOOKUP_SIZE] = {
 };
 /* clang-format on */
 
-/* CRC-32, reflected polynomial 0xedb88320 (IEEE 802.3), one byte per step. STUN messages on
- * the fast path are a few dozen bytes, where a 1 KiB table beats slicing-by-N. */
+/* CRC-32, reflected polynomial 0xedb88320 (IEEE 802.3). crc32_table is the classic one-byte
+ * table; sn_crc32 steps eight bytes at a time with it and seven derived tables (slicing-by-8,
+ * built at load time): one byte per step is a chain of dependent loads, about 7 cycles a
+ * byte, which made the FINGERPRINT of a Binding answer (32 bytes) a third of its cost. */
 /* clang-format off */
 static const uint32_t crc32_table[256] = {
 	0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
@@ -146,11 +148,37 @@ static inline void wr32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* crc32_slice[k][b]: the CRC of byte b followed by k zero bytes. */
+static uint32_t crc32_slice[8][256];
+
+__attribute__((constructor)) static void crc32_slice_init(void)
+{
+	for (unsigned b = 0; b < 256; b++) {
+		uint32_t c = crc32_table[b];
+		crc32_slice[0][b] = c;
+		for (unsigned k = 1; k < 8; k++) {
+			c = crc32_table[c & 0xff] ^ (c >> 8);
+			crc32_slice[k][b] = c;
+		}
+	}
+}
+
 uint32_t sn_crc32(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
 	crc = ~crc;
+	while (len >= 8) {
+		/* Bytes combined explicitly: the same on any host byte order. */
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				     (uint32_t)p[3] << 24);
+		crc = crc32_slice[7][lo & 0xff] ^ crc32_slice[6][(lo >> 8) & 0xff] ^
+		      crc32_slice[5][(lo >> 16) & 0xff] ^ crc32_slice[4][lo >> 24] ^
+		      crc32_slice[3][p[4]] ^ crc32_slice[2][p[5]] ^ crc32_slice[1][p[6]] ^
+		      crc32_slice[0][p[7]];
+		p += 8;
+		len -= 8;
+	}
 	while (len--)
 		crc = crc32_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
