@@ -22,6 +22,7 @@ that need it are null and their targets "n/a". No figure is ever made up.
 
   compare.py --bench BIN [--json] [--seconds T] [--allocations N] [--quick]
              [--results DIR] [--doc FILE | --no-doc] [--skip STEP,...]
+  (STEP: pcap, testpmd, appliance, latency, coturn, opendht)
 
 Ratios (per worker core, packets per second over packets per second):
   relay_vs_testpmd = appliance channeldata pps_per_core / testpmd pps_per_core
@@ -43,6 +44,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import ref_coturn  # noqa: E402
 import ref_opendht  # noqa: E402
 
@@ -80,8 +82,9 @@ def tail(text, n=3):
     return " | ".join(lines[-n:])[-400:]
 
 
-def bench_step(bench, name, args, timeout, logdir):
-    """Runs `bench args` and returns its JSON object, or {"error": reason}."""
+def bench_step(bench, name, args, timeout, logdir, want_json=True):
+    """Runs `bench args` and returns its JSON object (or {"ok": true, "note": ...} when
+    want_json is false and it printed none), or {"error": reason}."""
     if not bench or not os.access(bench, os.X_OK):
         return {"error": "supernode-bench binary not found (%s)" % bench}
     cmd = [bench] + args
@@ -106,6 +109,9 @@ def bench_step(bench, name, args, timeout, logdir):
         if v:
             r["result"] = v
         return r
+    if v is None and not want_json:
+        return {"ok": True, "note": tail(p.stderr or p.stdout, 1),
+                "elapsed_s": round(time.monotonic() - t0, 1)}
     if v is None:
         return {"error": "no JSON line in the output: %s" % tail(p.stdout + p.stderr)}
     if "error" in v:
@@ -154,7 +160,7 @@ def build_table(res, summary):
 
     def row(label, r, ratio_txt=""):
         if "error" in r:
-            rows.append([label, "failed", "-", "-", r["error"][:70]])
+            rows.append([label, status(r), "-", "-", short(r["error"])])
         else:
             rows.append([label, fmt(num(r, "pps")), fmt(num(r, "pps_per_core")),
                          fmt(num(r, "cycles_per_packet")), ratio_txt])
@@ -169,7 +175,7 @@ def build_table(res, summary):
         row(label, r, txt)
     c = res["coturn"]
     if "error" in c:
-        rows.append(["coturn (turnserver -m 1)", "failed", "-", "-", c["error"][:70]])
+        rows.append(["coturn (turnserver -m 1)", status(c), "-", "-", short(c["error"])])
     else:
         rows.append(["coturn relayed (turnserver -m 1)", fmt(c["pps"]), fmt(c["pps_per_core"]),
                      "-", "" if summary["relay_vs_coturn"] is None else
@@ -177,7 +183,7 @@ def build_table(res, summary):
     o = res["opendht"]
     for kind in ("ping", "find"):
         if "error" in o:
-            rows.append(["OpenDHT node %s" % kind, "failed", "-", "-", o["error"][:70]])
+            rows.append(["OpenDHT node %s" % kind, status(o), "-", "-", short(o["error"])])
             continue
         k = o.get(kind) or {}
         rows.append(["OpenDHT node %s answers" % kind, fmt(num(k, "answers_per_s")),
@@ -185,6 +191,16 @@ def build_table(res, summary):
                      "" if summary["dht_%s_vs_opendht" % kind] is None else
                      "DHT %s %.1fx OpenDHT" % (kind, summary["dht_%s_vs_opendht" % kind])])
     return rows
+
+
+def status(r):
+    return "skipped" if r.get("skipped") else "failed"
+
+
+def short(err):
+    """The first clause of an error, for a table cell (the JSON keeps all of it)."""
+    err = re.sub(r"^exit \d+: (supernode-bench: )?", "", err).split(" | ")[0]
+    return err if len(err) <= 80 else err[:77] + "..."
 
 
 def render_table(rows):
@@ -240,20 +256,29 @@ def update_doc(doc, summary, table, cmdline):
         return "%s has no %s ... %s markers" % (doc, BEGIN, END)
     lat = summary["latency"]
     lines = [BEGIN,
-             "Last run: %s UTC, `%s`, on %s." % (summary["date"], cmdline, summary["machine"]),
+             "Last run: %s UTC, `%s`, on %s (load average %s when it started; the "
+             "machine may be shared)." % (summary["date"], cmdline, summary["machine"],
+                                          summary["load_average"]),
              "", table, "",
              "| ratio (per worker core) | value | target | verdict |",
              "| --- | --- | --- | --- |"]
     for name, key, op, bound in TARGETS:
-        lines.append("| %s | %s | %s %s | %s |" % (key, fmt(summary[key], 3) if summary[key]
-                                                  is not None else "-", op,
-                                                  bound, summary["targets"][key]))
+        v = summary[key]
+        txt = "-" if v is None else ("%.0f B" % v) if key.startswith("bytes") else "%.3f" % v
+        lines.append("| %s | %s | %s %g | %s |" % (key, txt, op, bound,
+                                                   summary["targets"][key]))
+    raw = summary["dht_vs_opendht_raw"]
+    lines.append("| dht_vs_opendht_raw (over the node's answers/s, no target) | %s | | |" %
+                 ("-" if raw is None else "%.1f" % raw))
+    if lat.get("p50_us") is not None:
+        latency = "Added latency at half load (%s pps): p50 %s us, p99 %s us." % (
+            fmt(lat.get("rate")), fmt(lat.get("p50_us"), 1), fmt(lat.get("p99_us"), 1))
+    else:
+        latency = "Added latency at half load: not measured in this run."
     lines += ["",
               "Memory: %s B per allocation, %s B per routing entry, %s B per policed source. "
-              "Added latency at half load (%s pps): p50 %s us, p99 %s us." % (
-                  fmt(summary["bytes_per_allocation"]), fmt(summary["bytes_per_route"]),
-                  fmt(summary["bytes_per_policed_source"]), fmt(lat.get("rate")),
-                  fmt(lat.get("p50_us"), 1), fmt(lat.get("p99_us"), 1))]
+              "%s" % (fmt(summary["bytes_per_allocation"]), fmt(summary["bytes_per_route"]),
+                      fmt(summary["bytes_per_policed_source"]), latency)]
     failed = ["%s (%s)" % (k, v) for k, v in summary["failed_steps"].items()]
     if failed:
         lines += ["", "Steps that failed in this run: " + "; ".join(failed) + "."]
@@ -279,8 +304,8 @@ def main():
                     "files go to RESULTS/bench-results/")
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
-    ap.add_argument("--skip", default="", help="comma-separated steps to skip: testpmd, "
-                    "appliance, latency, coturn, opendht")
+    ap.add_argument("--skip", default="", help="comma-separated steps to skip: pcap, "
+                    "testpmd, appliance, latency, coturn, opendht")
     a = ap.parse_args()
     seconds = a.seconds or (3.0 if a.quick else 10.0)
     skip = set(s for s in a.skip.split(",") if s)
@@ -294,17 +319,21 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     step_timeout = int(seconds * 4 + 180)
     t_start = time.monotonic()
+    load0 = "%.1f" % os.getloadavg()[0]
 
     res = {"pcap": {}, "testpmd": {}, "appliance": {}, "latency": {}, "coturn": {},
            "opendht": {}}
-    skipped = {"error": "skipped (--skip)"}
+    skipped = {"error": "skipped (--skip)", "skipped": True}
     # 1. pcaps
     pcaps = {}
     for sc in ("channeldata", "dht-ping", "dht-find"):
+        if "pcap" in skip:
+            res["pcap"][sc] = skipped
+            continue
         path = os.path.join(outdir, "%s-%d.pcap" % (sc, a.allocations))
         r = bench_step(bench, "pcap-" + sc, ["pcap", "--scenario", sc, "--allocations",
                                               str(a.allocations), "--out", path],
-                       step_timeout, logdir)
+                       step_timeout, logdir, want_json=False)
         res["pcap"][sc] = r
         if "error" not in r and os.path.exists(path):
             pcaps[sc] = path
@@ -316,16 +345,20 @@ def main():
                           res["pcap"]["channeldata"].get("error", "?")}
     else:
         res["testpmd"] = bench_step(bench, "testpmd", ["testpmd", "--pcap", pcaps["channeldata"],
-                                                       "--seconds", "%g" % seconds, "--json"],
+                                                       "--seconds", "%d" % max(1, round(seconds)), "--json"],
                                     step_timeout, logdir)
     # 3. the appliance
     for sc in ("channeldata", "dht-ping", "dht-find"):
         if "appliance" in skip:
             res["appliance"][sc] = skipped
             continue
+        # the frames of step 1 when it wrote them (the same plan: scenario, allocations,
+        # default routes and seed), else the dataplane subcommand writes its own
+        extra = ["--pcap", pcaps[sc]] if sc in pcaps else []
         res["appliance"][sc] = bench_step(
             bench, "dataplane-" + sc, ["dataplane", "--scenario", sc, "--allocations",
-                                       str(a.allocations), "--seconds", "%g" % seconds, "--json"],
+                                       str(a.allocations), "--seconds", "%d" % max(1, round(seconds)),
+                                       "--json"] + extra,
             step_timeout, logdir)
     # 4. latency at half the measured relay rate
     cd_pps = num(res["appliance"]["channeldata"], "pps")
@@ -338,7 +371,7 @@ def main():
         res["latency"] = bench_step(bench, "latency", ["latency", "--scenario", "channeldata",
                                                        "--allocations", str(a.allocations),
                                                        "--rate", str(rate), "--seconds",
-                                                       "%g" % seconds, "--json"],
+                                                       "%d" % max(1, round(seconds)), "--json"],
                                     step_timeout, logdir)
         res["latency"].setdefault("rate", rate)
     # 5. coturn
@@ -380,6 +413,7 @@ def main():
     summary = {
         "date": now.strftime("%Y-%m-%d %H:%M"),
         "machine": "%d CPUs, %s" % (os.cpu_count() or 0, cpu_model()),
+        "load_average": load0,
         "quick": a.quick, "seconds": seconds, "allocations": a.allocations,
         "relay_vs_testpmd": ratio(relay, tp),
         "relay_vs_coturn": ratio(relay, coturn_core),
@@ -408,14 +442,17 @@ def main():
     }
     summary["targets"] = {key: verdict(summary[key], op, bound)
                           for _, key, op, bound in TARGETS}
-    failed = {}
-    for name in ("testpmd", "latency", "coturn", "opendht"):
-        if "error" in res[name]:
-            failed[name] = res[name]["error"]
-    for k, v in list(res["pcap"].items()) + [("dataplane " + k, v) for k, v in app.items()]:
-        if "error" in v:
-            failed["pcap " + k if not k.startswith("dataplane") else k] = v["error"]
+    failed, skipped_steps = {}, []
+    steps = [(n, res[n]) for n in ("testpmd", "latency", "coturn", "opendht")]
+    steps += [("pcap " + k, v) for k, v in res["pcap"].items()]
+    steps += [("dataplane " + k, v) for k, v in app.items()]
+    for name, v in steps:
+        if v.get("skipped"):
+            skipped_steps.append(name)
+        elif "error" in v:
+            failed[name] = v["error"]
     summary["failed_steps"] = failed
+    summary["skipped_steps"] = skipped_steps
     summary["elapsed_s"] = round(time.monotonic() - t_start, 1)
 
     rows = build_table(res, summary)
@@ -429,10 +466,11 @@ def main():
         summary["png_error"] = perr
     with open(jpath, "w") as f:
         json.dump({"summary": summary, "steps": res}, f, indent=1)
-    cmdline = "supernode-bench compare" + "".join(
-        " " + x for x in sys.argv[1:] if not x.startswith("--bench") and x != a.bench)
+    cmdline = "supernode-bench compare%s%s%s" % (
+        " --quick" if a.quick else "", " --seconds %g" % a.seconds if a.seconds else "",
+        " --allocations %d" % a.allocations if a.allocations != 100000 else "")
     if not a.no_doc:
-        derr = update_doc(a.doc, summary, table, cmdline.replace(" --json", ""))
+        derr = update_doc(a.doc, summary, table, cmdline)
         if derr:
             summary["doc_error"] = derr
             log(derr)

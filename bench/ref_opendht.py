@@ -34,6 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "lab"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import dht_wire as w  # noqa: E402
 
 PY = "/usr/bin/python3"
