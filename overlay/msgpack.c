@@ -373,81 +373,20 @@ int sn_mp_writer_result(const struct sn_mp_writer *w)
 	return w->err ? w->err : (int)w->len;
 }
 
-void sn_mp_write_raw(struct sn_mp_writer *w, const void *p, size_t len)
-{
-	if (w->err)
-		return;
-	if (len > w->cap - w->len) {
-		w->err = -EMSGSIZE;
-		return;
-	}
-	if (len)
-		memcpy(w->buf + w->len, p, len);
-	w->len += len;
-}
-
-/* Tag byte followed by an n-byte big-endian field. */
-static void put_tag(struct sn_mp_writer *w, uint8_t tag, uint64_t v, unsigned n)
-{
-	uint8_t b[9];
-
-	b[0] = tag;
-	for (unsigned i = 0; i < n; i++)
-		b[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-	sn_mp_write_raw(w, b, 1 + n);
-}
-
-void sn_mp_write_nil(struct sn_mp_writer *w)
-{
-	put_tag(w, 0xc0, 0, 0);
-}
-
-void sn_mp_write_bool(struct sn_mp_writer *w, bool v)
-{
-	put_tag(w, v ? 0xc3 : 0xc2, 0, 0);
-}
-
-void sn_mp_write_uint(struct sn_mp_writer *w, uint64_t v)
-{
-	if (v <= 0x7f)
-		put_tag(w, (uint8_t)v, 0, 0);
-	else if (v <= UINT8_MAX)
-		put_tag(w, 0xcc, v, 1);
-	else if (v <= UINT16_MAX)
-		put_tag(w, 0xcd, v, 2);
-	else if (v <= UINT32_MAX)
-		put_tag(w, 0xce, v, 4);
-	else
-		put_tag(w, 0xcf, v, 8);
-}
-
 void sn_mp_write_int(struct sn_mp_writer *w, int64_t v)
 {
 	if (v >= 0)
 		sn_mp_write_uint(w, (uint64_t)v);
 	else if (v >= -32)
-		put_tag(w, (uint8_t)(int8_t)v, 0, 0);
+		sn_mp_put_tag(w, (uint8_t)(int8_t)v, 0, 0);
 	else if (v >= INT8_MIN)
-		put_tag(w, 0xd0, (uint64_t)v, 1);
+		sn_mp_put_tag(w, 0xd0, (uint64_t)v, 1);
 	else if (v >= INT16_MIN)
-		put_tag(w, 0xd1, (uint64_t)v, 2);
+		sn_mp_put_tag(w, 0xd1, (uint64_t)v, 2);
 	else if (v >= INT32_MIN)
-		put_tag(w, 0xd2, (uint64_t)v, 4);
+		sn_mp_put_tag(w, 0xd2, (uint64_t)v, 4);
 	else
-		put_tag(w, 0xd3, (uint64_t)v, 8);
-}
-
-void sn_mp_write_str(struct sn_mp_writer *w, const char *s, uint32_t len)
-{
-	if (len <= 31)
-		put_tag(w, 0xa0 | len, 0, 0);
-	else if (len <= UINT8_MAX)
-		put_tag(w, 0xd9, len, 1);
-	else if (len <= UINT16_MAX)
-		put_tag(w, 0xda, len, 2);
-	else
-		put_tag(w, 0xdb, len, 4);
-	sn_mp_write_raw(w, s, len);
+		sn_mp_put_tag(w, 0xd3, (uint64_t)v, 8);
 }
 
 void sn_mp_write_cstr(struct sn_mp_writer *w, const char *s)
@@ -459,40 +398,4 @@ void sn_mp_write_cstr(struct sn_mp_writer *w, const char *s)
 		return;
 	}
 	sn_mp_write_str(w, s, (uint32_t)n);
-}
-
-void sn_mp_write_bin_header(struct sn_mp_writer *w, uint32_t len)
-{
-	if (len <= UINT8_MAX)
-		put_tag(w, 0xc4, len, 1);
-	else if (len <= UINT16_MAX)
-		put_tag(w, 0xc5, len, 2);
-	else
-		put_tag(w, 0xc6, len, 4);
-}
-
-void sn_mp_write_bin(struct sn_mp_writer *w, const void *p, uint32_t len)
-{
-	sn_mp_write_bin_header(w, len);
-	sn_mp_write_raw(w, p, len);
-}
-
-void sn_mp_write_array(struct sn_mp_writer *w, uint32_t n)
-{
-	if (n <= 15)
-		put_tag(w, 0x90 | n, 0, 0);
-	else if (n <= UINT16_MAX)
-		put_tag(w, 0xdc, n, 2);
-	else
-		put_tag(w, 0xdd, n, 4);
-}
-
-void sn_mp_write_map(struct sn_mp_writer *w, uint32_t n)
-{
-	if (n <= 15)
-		put_tag(w, 0x80 | n, 0, 0);
-	else if (n <= UINT16_MAX)
-		put_tag(w, 0xde, n, 2);
-	else
-		put_tag(w, 0xdf, n, 4);
 }

@@ -23,6 +23,7 @@
 #ifndef SN_MSGPACK_H
 #define SN_MSGPACK_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,19 +94,132 @@ void sn_mp_writer_init(struct sn_mp_writer *w, void *buf, size_t cap);
 /* Bytes written, or the sticky error. */
 int sn_mp_writer_result(const struct sn_mp_writer *w);
 
-void sn_mp_write_nil(struct sn_mp_writer *w);
-void sn_mp_write_bool(struct sn_mp_writer *w, bool v);
-void sn_mp_write_uint(struct sn_mp_writer *w, uint64_t v);
+/* The writer's primitives are inline: a builder's keys and small integers are constants,
+ * and inlined they become a few byte stores instead of a call and a memcpy each (callgrind:
+ * two thirds of a find answer's instructions were in the writer). */
+
+/* Room for n more bytes at the end: their start, or NULL (sticky error set). */
+static inline uint8_t *sn_mp_reserve(struct sn_mp_writer *w, size_t n)
+{
+	if (w->err)
+		return NULL;
+	if (n > w->cap - w->len) {
+		w->err = -EMSGSIZE;
+		return NULL;
+	}
+	uint8_t *p = w->buf + w->len;
+	w->len += n;
+	return p;
+}
+
+/* Bytes that are already MessagePack (or a bin body). */
+static inline void sn_mp_write_raw(struct sn_mp_writer *w, const void *p, size_t len)
+{
+	uint8_t *d = sn_mp_reserve(w, len);
+
+	if (d && len)
+		__builtin_memcpy(d, p, len);
+}
+
+/* Tag byte followed by an n-byte big-endian field. */
+static inline void sn_mp_put_tag(struct sn_mp_writer *w, uint8_t tag, uint64_t v, unsigned n)
+{
+	uint8_t *d = sn_mp_reserve(w, 1 + (size_t)n);
+
+	if (!d)
+		return;
+	d[0] = tag;
+	for (unsigned i = 0; i < n; i++)
+		d[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static inline void sn_mp_write_nil(struct sn_mp_writer *w)
+{
+	sn_mp_put_tag(w, 0xc0, 0, 0);
+}
+
+static inline void sn_mp_write_bool(struct sn_mp_writer *w, bool v)
+{
+	sn_mp_put_tag(w, v ? 0xc3 : 0xc2, 0, 0);
+}
+
+static inline void sn_mp_write_uint(struct sn_mp_writer *w, uint64_t v)
+{
+	if (v <= 0x7f)
+		sn_mp_put_tag(w, (uint8_t)v, 0, 0);
+	else if (v <= UINT8_MAX)
+		sn_mp_put_tag(w, 0xcc, v, 1);
+	else if (v <= UINT16_MAX)
+		sn_mp_put_tag(w, 0xcd, v, 2);
+	else if (v <= UINT32_MAX)
+		sn_mp_put_tag(w, 0xce, v, 4);
+	else
+		sn_mp_put_tag(w, 0xcf, v, 8);
+}
+
 /* Non-negative values take the unsigned encodings, as msgpack-c does. */
 void sn_mp_write_int(struct sn_mp_writer *w, int64_t v);
-void sn_mp_write_str(struct sn_mp_writer *w, const char *s, uint32_t len);
+
+static inline void sn_mp_write_str(struct sn_mp_writer *w, const char *s, uint32_t len)
+{
+	if (len <= 31) {
+		/* tag and body in one reservation: a fixstr key is one check and two stores */
+		uint8_t *d = sn_mp_reserve(w, 1 + (size_t)len);
+
+		if (d) {
+			d[0] = (uint8_t)(0xa0 | len);
+			if (len)
+				__builtin_memcpy(d + 1, s, len);
+		}
+		return;
+	}
+	if (len <= UINT8_MAX)
+		sn_mp_put_tag(w, 0xd9, len, 1);
+	else if (len <= UINT16_MAX)
+		sn_mp_put_tag(w, 0xda, len, 2);
+	else
+		sn_mp_put_tag(w, 0xdb, len, 4);
+	sn_mp_write_raw(w, s, len);
+}
+
 void sn_mp_write_cstr(struct sn_mp_writer *w, const char *s);
-void sn_mp_write_bin(struct sn_mp_writer *w, const void *p, uint32_t len);
+
 /* Header only; the caller appends len bytes with sn_mp_write_raw(). */
-void sn_mp_write_bin_header(struct sn_mp_writer *w, uint32_t len);
-void sn_mp_write_array(struct sn_mp_writer *w, uint32_t n);
-void sn_mp_write_map(struct sn_mp_writer *w, uint32_t n);
-/* Bytes that are already MessagePack (or a bin body). */
-void sn_mp_write_raw(struct sn_mp_writer *w, const void *p, size_t len);
+static inline void sn_mp_write_bin_header(struct sn_mp_writer *w, uint32_t len)
+{
+	if (len <= UINT8_MAX)
+		sn_mp_put_tag(w, 0xc4, len, 1);
+	else if (len <= UINT16_MAX)
+		sn_mp_put_tag(w, 0xc5, len, 2);
+	else
+		sn_mp_put_tag(w, 0xc6, len, 4);
+}
+
+static inline void sn_mp_write_bin(struct sn_mp_writer *w, const void *p, uint32_t len)
+{
+	sn_mp_write_bin_header(w, len);
+	sn_mp_write_raw(w, p, len);
+}
+
+/* Container headers. */
+static inline void sn_mp_write_array(struct sn_mp_writer *w, uint32_t n)
+{
+	if (n <= 15)
+		sn_mp_put_tag(w, (uint8_t)(0x90 | n), 0, 0);
+	else if (n <= UINT16_MAX)
+		sn_mp_put_tag(w, 0xdc, n, 2);
+	else
+		sn_mp_put_tag(w, 0xdd, n, 4);
+}
+
+static inline void sn_mp_write_map(struct sn_mp_writer *w, uint32_t n)
+{
+	if (n <= 15)
+		sn_mp_put_tag(w, (uint8_t)(0x80 | n), 0, 0);
+	else if (n <= UINT16_MAX)
+		sn_mp_put_tag(w, 0xde, n, 2);
+	else
+		sn_mp_put_tag(w, 0xdf, n, 4);
+}
 
 #endif
