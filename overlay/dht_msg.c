@@ -113,10 +113,16 @@ static const struct key query_keys[SN_DHT_Q_MAX] = {
 
 static unsigned lookup(const struct key *table, unsigned n, const char *s, uint32_t len)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (table[i].len == len && len && table[i].s[0] == s[0] &&
-		    memcmp(table[i].s, s, len) == 0)
+	for (unsigned i = 0; i < n; i++) {
+		if (table[i].len != len || !len || table[i].s[0] != s[0])
+			continue;
+		/* keys are at most 8 bytes: a loop, not a libc memcmp call per candidate */
+		uint32_t j = 1;
+		while (j < len && table[i].s[j] == s[j])
+			j++;
+		if (j == len)
 			return i;
+	}
 	return n;
 }
 

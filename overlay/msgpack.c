@@ -188,7 +188,7 @@ static int head(const struct sn_mp_reader *r, struct mp_head *h)
 	}
 }
 
-int sn_mp_peek(const struct sn_mp_reader *r)
+int sn_mp_peek_full(const struct sn_mp_reader *r)
 {
 	struct mp_head h;
 	int rc = head(r, &h);
@@ -226,7 +226,7 @@ int sn_mp_read_bool(struct sn_mp_reader *r, bool *v)
 	return rc;
 }
 
-int sn_mp_read_uint_max(struct sn_mp_reader *r, uint64_t max, uint64_t *v)
+int sn_mp_read_uint_max_full(struct sn_mp_reader *r, uint64_t max, uint64_t *v)
 {
 	struct mp_head h;
 	uint64_t u;
@@ -249,11 +249,6 @@ int sn_mp_read_uint_max(struct sn_mp_reader *r, uint64_t max, uint64_t *v)
 	return 0;
 }
 
-int sn_mp_read_uint(struct sn_mp_reader *r, uint64_t *v)
-{
-	return sn_mp_read_uint_max(r, UINT64_MAX, v);
-}
-
 int sn_mp_read_int(struct sn_mp_reader *r, int64_t *v)
 {
 	struct mp_head h;
@@ -274,7 +269,7 @@ int sn_mp_read_int(struct sn_mp_reader *r, int64_t *v)
 	return 0;
 }
 
-int sn_mp_read_str(struct sn_mp_reader *r, const char **s, uint32_t *len)
+int sn_mp_read_str_full(struct sn_mp_reader *r, const char **s, uint32_t *len)
 {
 	struct mp_head h;
 	int rc = take(r, SN_MP_STR, &h);
@@ -286,7 +281,7 @@ int sn_mp_read_str(struct sn_mp_reader *r, const char **s, uint32_t *len)
 	return rc;
 }
 
-int sn_mp_read_bin(struct sn_mp_reader *r, const uint8_t **p, uint32_t *len)
+int sn_mp_read_bin_full(struct sn_mp_reader *r, const uint8_t **p, uint32_t *len)
 {
 	struct mp_head h;
 	int rc = take(r, SN_MP_BIN, &h);
@@ -298,7 +293,7 @@ int sn_mp_read_bin(struct sn_mp_reader *r, const uint8_t **p, uint32_t *len)
 	return rc;
 }
 
-int sn_mp_read_array(struct sn_mp_reader *r, uint32_t *n)
+int sn_mp_read_array_full(struct sn_mp_reader *r, uint32_t *n)
 {
 	struct mp_head h;
 	int rc = take(r, SN_MP_ARRAY, &h);
@@ -308,7 +303,7 @@ int sn_mp_read_array(struct sn_mp_reader *r, uint32_t *n)
 	return rc;
 }
 
-int sn_mp_read_map(struct sn_mp_reader *r, uint32_t *n)
+int sn_mp_read_map_full(struct sn_mp_reader *r, uint32_t *n)
 {
 	struct mp_head h;
 	int rc = take(r, SN_MP_MAP, &h);

@@ -60,22 +60,140 @@ static inline size_t sn_mp_remaining(const struct sn_mp_reader *r)
 	return (size_t)(r->end - r->pos);
 }
 
+/* The readers the DHT codec calls for every key and value are inline for the encodings
+ * OpenDHT's messages use (fixstr keys, fixmap, bin 8 ids, fixint/uint 8-32 integers) and
+ * call the full reader (the _full functions, which are the reference) for anything else,
+ * errors included: same results, same cursor rules, without a call, a header struct and
+ * a switch per value. */
+int sn_mp_peek_full(const struct sn_mp_reader *r);
+int sn_mp_read_uint_max_full(struct sn_mp_reader *r, uint64_t max, uint64_t *v);
+int sn_mp_read_str_full(struct sn_mp_reader *r, const char **s, uint32_t *len);
+int sn_mp_read_bin_full(struct sn_mp_reader *r, const uint8_t **p, uint32_t *len);
+int sn_mp_read_array_full(struct sn_mp_reader *r, uint32_t *n);
+int sn_mp_read_map_full(struct sn_mp_reader *r, uint32_t *n);
+
 /* Type of the next value (enum sn_mp_type), or -ENODATA at the end, -EBADMSG for 0xc1. */
-int sn_mp_peek(const struct sn_mp_reader *r);
+static inline int sn_mp_peek(const struct sn_mp_reader *r)
+{
+	size_t avail = sn_mp_remaining(r);
+
+	if (avail) {
+		uint8_t tag = r->pos[0];
+
+		/* only where the full reader could not answer an error instead */
+		if (tag <= 0x7f)
+			return SN_MP_UINT;
+		if ((tag & 0xe0) == 0xa0 && (tag & 0x1fu) <= avail - 1)
+			return SN_MP_STR;
+		if (tag == 0xc4 && avail >= 2 && r->pos[1] <= avail - 2)
+			return SN_MP_BIN;
+	}
+	return sn_mp_peek_full(r);
+}
 
 int sn_mp_read_nil(struct sn_mp_reader *r);
 int sn_mp_read_bool(struct sn_mp_reader *r, bool *v);
-/* Any integer encoding holding a value >= 0. */
-int sn_mp_read_uint(struct sn_mp_reader *r, uint64_t *v);
 /* Any integer encoding holding a value that fits int64_t. */
 int sn_mp_read_int(struct sn_mp_reader *r, int64_t *v);
+
 /* uint read bounded by max (inclusive); -ERANGE above it. */
-int sn_mp_read_uint_max(struct sn_mp_reader *r, uint64_t max, uint64_t *v);
-int sn_mp_read_str(struct sn_mp_reader *r, const char **s, uint32_t *len);
-int sn_mp_read_bin(struct sn_mp_reader *r, const uint8_t **p, uint32_t *len);
+static inline int sn_mp_read_uint_max(struct sn_mp_reader *r, uint64_t max, uint64_t *v)
+{
+	size_t avail = sn_mp_remaining(r);
+
+	if (avail) {
+		const uint8_t *p = r->pos;
+		uint64_t u = 0;
+		unsigned hlen = 0;
+
+		if (p[0] <= 0x7f) {
+			u = p[0];
+			hlen = 1;
+		} else if (p[0] == 0xcc && avail >= 2) {
+			u = p[1];
+			hlen = 2;
+		} else if (p[0] == 0xcd && avail >= 3) {
+			u = (uint64_t)p[1] << 8 | p[2];
+			hlen = 3;
+		} else if (p[0] == 0xce && avail >= 5) {
+			u = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 |
+			    p[4];
+			hlen = 5;
+		}
+		if (hlen && u <= max) {
+			r->pos += hlen;
+			*v = u;
+			return 0;
+		}
+	}
+	return sn_mp_read_uint_max_full(r, max, v);
+}
+
+/* Any integer encoding holding a value >= 0. */
+static inline int sn_mp_read_uint(struct sn_mp_reader *r, uint64_t *v)
+{
+	return sn_mp_read_uint_max(r, UINT64_MAX, v);
+}
+
+static inline int sn_mp_read_str(struct sn_mp_reader *r, const char **s, uint32_t *len)
+{
+	size_t avail = sn_mp_remaining(r);
+
+	if (avail && (r->pos[0] & 0xe0) == 0xa0) {
+		uint32_t n = r->pos[0] & 0x1fu;
+
+		if (n <= avail - 1) {
+			*s = (const char *)r->pos + 1;
+			*len = n;
+			r->pos += 1 + n;
+			return 0;
+		}
+	}
+	return sn_mp_read_str_full(r, s, len);
+}
+
+static inline int sn_mp_read_bin(struct sn_mp_reader *r, const uint8_t **p, uint32_t *len)
+{
+	size_t avail = sn_mp_remaining(r);
+
+	if (avail >= 2 && r->pos[0] == 0xc4) {
+		uint32_t n = r->pos[1];
+
+		if (n <= avail - 2) {
+			*p = r->pos + 2;
+			*len = n;
+			r->pos += 2 + n;
+			return 0;
+		}
+	}
+	return sn_mp_read_bin_full(r, p, len);
+}
+
 /* Container headers: *n elements (array) or key/value pairs (map) follow. */
-int sn_mp_read_array(struct sn_mp_reader *r, uint32_t *n);
-int sn_mp_read_map(struct sn_mp_reader *r, uint32_t *n);
+static inline int sn_mp_read_array(struct sn_mp_reader *r, uint32_t *n)
+{
+	size_t avail = sn_mp_remaining(r);
+
+	if (avail && (r->pos[0] & 0xf0) == 0x90 && (r->pos[0] & 0x0fu) <= avail - 1) {
+		*n = r->pos[0] & 0x0fu;
+		r->pos++;
+		return 0;
+	}
+	return sn_mp_read_array_full(r, n);
+}
+
+static inline int sn_mp_read_map(struct sn_mp_reader *r, uint32_t *n)
+{
+	size_t avail = sn_mp_remaining(r);
+
+	if (avail && (r->pos[0] & 0xf0) == 0x80 && (r->pos[0] & 0x0fu) <= (avail - 1) / 2) {
+		*n = r->pos[0] & 0x0fu;
+		r->pos++;
+		return 0;
+	}
+	return sn_mp_read_map_full(r, n);
+}
+
 /* Skips one whole value. max_depth: containers that may nest (0: scalars only); capped at
  * SN_MP_MAX_DEPTH. */
 int sn_mp_skip(struct sn_mp_reader *r, unsigned max_depth);
