@@ -11,6 +11,9 @@
 /* X(name, one-line description) */
 #define SN_BENCH_COMMANDS(X)                                                                       \
 	X(sybil, "evaluate Sybil detection (SybilLimit, SybilRank) on a trust graph")              \
+	X(pcap, "write a scenario's frames (TURN/DHT/flood) as a pcap for replay")                 \
+	X(dataplane, "measure the real supernode-dataplane on a net_pcap port (JSON)")             \
+	X(testpmd, "measure dpdk-testpmd macswap on the same port layout (JSON)")                 \
 	X(compare, "supernode vs dpdk-testpmd, coturn, OpenDHT: table, JSON, plot, docs")
 
 #define SN_BENCH_DECLARE(name, help) int bench_##name##_main(int argc, char **argv);
