@@ -38,6 +38,7 @@
 int bench_pcap_main(int argc, char **argv);
 int bench_dataplane_main(int argc, char **argv);
 int bench_testpmd_main(int argc, char **argv);
+int bench_latency_main(int argc, char **argv);
 
 struct hopts {
 	struct bench_plan plan;
@@ -112,28 +113,33 @@ enum {
 	OPT_MEMORY,
 	OPT_LCORES,
 	OPT_GUARD,
+	OPT_APP_MAC,
 	OPT_HELP,
 };
 
-static const struct option long_opts[] = {{"scenario", required_argument, NULL, OPT_SCENARIO},
-					  {"allocations", required_argument, NULL, OPT_ALLOCATIONS},
-					  {"routes", required_argument, NULL, OPT_ROUTES},
-					  {"packets", required_argument, NULL, OPT_PACKETS},
-					  {"seed", required_argument, NULL, OPT_SEED},
-					  {"srtp", no_argument, NULL, OPT_SRTP},
-					  {"no-srtp", no_argument, NULL, OPT_NO_SRTP},
-					  {"out", required_argument, NULL, OPT_OUT},
-					  {"pcap", required_argument, NULL, OPT_PCAP},
-					  {"seconds", required_argument, NULL, OPT_SECONDS},
-					  {"json", no_argument, NULL, OPT_JSON},
-					  {"workdir", required_argument, NULL, OPT_WORKDIR},
-					  {"file-prefix", required_argument, NULL, OPT_PREFIX},
-					  {"binary", required_argument, NULL, OPT_BINARY},
-					  {"keep", no_argument, NULL, OPT_KEEP},
-					  {"memory", required_argument, NULL, OPT_MEMORY},
-					  {"lcores", required_argument, NULL, OPT_LCORES},
-					  {"help", no_argument, NULL, OPT_HELP},
-					  {NULL, 0, NULL, 0}};
+static const struct option long_opts[] = {
+    {"scenario", required_argument, NULL, OPT_SCENARIO},
+    {"allocations", required_argument, NULL, OPT_ALLOCATIONS},
+    {"routes", required_argument, NULL, OPT_ROUTES},
+    {"packets", required_argument, NULL, OPT_PACKETS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"srtp", no_argument, NULL, OPT_SRTP},
+    {"no-srtp", no_argument, NULL, OPT_NO_SRTP},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"pcap", required_argument, NULL, OPT_PCAP},
+    {"seconds", required_argument, NULL, OPT_SECONDS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"workdir", required_argument, NULL, OPT_WORKDIR},
+    {"file-prefix", required_argument, NULL, OPT_PREFIX},
+    {"binary", required_argument, NULL, OPT_BINARY},
+    {"keep", no_argument, NULL, OPT_KEEP},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"lcores", required_argument, NULL, OPT_LCORES},
+    {"guard", required_argument, NULL, OPT_GUARD},
+    {"app-mac", required_argument, NULL, OPT_APP_MAC},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
 
 static void usage(const char *cmd)
 {
@@ -152,6 +158,8 @@ static void usage(const char *cmd)
 		"  --file-prefix P   DPDK file prefix (default snbench<PID>)\n"
 		"  --binary PATH     supernode-dataplane / dpdk-testpmd to run\n"
 		"  --memory MB       EAL -m (default from the packet count)\n"
+		"  --app-mac MAC     destination MAC of the frames (pcap for a real NIC; default\n"
+		"                    net_pcap's 02:70:63:61:70:00)\n"
 		"  --guard MODE      open (rates nobody reaches) or default (shipping rates);\n"
 		"                    default: default for flood, open otherwise\n"
 		"  --keep            keep the workdir\n"
@@ -177,7 +185,7 @@ static int parse_opts(int argc, char **argv, struct hopts *o)
 		unsigned long long v = 0;
 		if (optarg && c != OPT_SCENARIO && c != OPT_OUT && c != OPT_PCAP &&
 		    c != OPT_WORKDIR && c != OPT_PREFIX && c != OPT_BINARY && c != OPT_LCORES &&
-		    c != OPT_GUARD) {
+		    c != OPT_GUARD && c != OPT_APP_MAC) {
 			errno = 0;
 			v = strtoull(optarg, &end, 0);
 			if (errno || !*optarg || *end) {
@@ -265,6 +273,18 @@ static int parse_opts(int argc, char **argv, struct hopts *o)
 		case OPT_LCORES:
 			o->lcores = optarg;
 			break;
+		case OPT_APP_MAC: {
+			unsigned m[6];
+			char tail;
+			if (sscanf(optarg, "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4],
+				   &m[5], &tail) != 6) {
+				note("--app-mac must be XX:XX:XX:XX:XX:XX");
+				return -EINVAL;
+			}
+			for (int i = 0; i < 6; i++)
+				o->plan.app_mac[i] = (uint8_t)m[i];
+			break;
+		}
 		case OPT_GUARD:
 			if (!strcmp(optarg, "open"))
 				o->guard = GUARD_OPEN;
@@ -667,7 +687,8 @@ static bool drop_expected(int reason)
 	       reason == SN_DROP_PUNT_NO_CONTROL || reason == SN_DROP_PUNT_CHANNEL_FULL;
 }
 
-static int write_config(const struct hopts *o, const char *dir, const char *pcap,
+/* The dataplane's config: one worker, one port on `device`, the TURN and DHT dispatch. */
+static int write_config(const struct hopts *o, const char *dir, const char *device,
 			const char *run_dir, const char *prefix, uint32_t mbufs, unsigned mem,
 			char *path, size_t len)
 {
@@ -680,7 +701,7 @@ static int write_config(const struct hopts *o, const char *dir, const char *pcap
 	}
 	uint32_t max_allocs = o->plan.allocations < 1024 ? 1024 : o->plan.allocations;
 	fprintf(f,
-		"# written by supernode-bench dataplane: one worker, net_pcap replaying %s\n"
+		"# written by supernode-bench: one worker, one port (%s)\n"
 		"runtime_dir: %s\n"
 		"log_level: info\n"
 		"dataplane:\n"
@@ -691,9 +712,10 @@ static int write_config(const struct hopts *o, const char *dir, const char *pcap
 		"  mbufs: %u\n"
 		"  mbuf_cache: 256\n"
 		"  burst: 32\n"
+		"  idle: {empty_polls: 0}  # always poll, as in production\n"
 		"  ports:\n"
 		"    - name: bench0\n"
-		"      device: \"net_pcap0,rx_pcap=%s,infinite_rx=1\"\n"
+		"      device: \"%s\"\n"
 		"      ipv4: 198.18.0.1/24\n"
 		"      ipv6: 2001:db8:5e::1/64\n"
 		"      gateway4: 198.18.0.254\n"
@@ -711,7 +733,7 @@ static int write_config(const struct hopts *o, const char *dir, const char *pcap
 		"dht:\n"
 		"  network_id: %u\n"
 		"  bootstrap: []\n",
-		pcap, run_dir, mem, prefix, mbufs, pcap, BENCH_TURN_PORT, BENCH_DHT_PORT,
+		device, run_dir, mem, prefix, mbufs, device, BENCH_TURN_PORT, BENCH_DHT_PORT,
 		BENCH_RELAY_MIN, BENCH_RELAY_MAX, max_allocs, BENCH_NETWORK_ID);
 	if (o->guard == GUARD_OPEN) {
 		static const char *const kinds[] = {"dht", "stun", "punt"};
@@ -849,7 +871,9 @@ int bench_dataplane_main(int argc, char **argv)
 	}
 	uint32_t mbufs = mbufs_for(p->packets + 2);
 	unsigned mem = memory_for(&o, mbufs);
-	if (write_config(&o, dir, pcap, run_dir, prefix, mbufs, mem, cfg, sizeof(cfg)) < 0)
+	char device[PATH_MAX + 64];
+	snprintf(device, sizeof(device), "net_pcap0,rx_pcap=%s,infinite_rx=1", pcap);
+	if (write_config(&o, dir, device, run_dir, prefix, mbufs, mem, cfg, sizeof(cfg)) < 0)
 		return 1;
 
 	char *dp_argv[] = {bin, "--config", cfg, NULL};
@@ -1196,3 +1220,323 @@ out:
 		note("workdir kept: %s", dir);
 	return exit_code;
 }
+
+/* --- latency --- */
+
+#ifdef SN_BENCH_HAVE_DPDK
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#define LAT_MAGIC   0x534e4c41544e4359ull /* "SNLATNCY" */
+#define LAT_SAMPLES (4u << 20)		  /* latencies kept (the rest counted) */
+#define LAT_FRAMES  4096u		  /* distinct frames cycled through */
+#define LAT_DP_MAC  "02:00:00:00:00:01"	  /* the dataplane's memif MAC */
+
+/* Offset of the stamp from the start of the UDP payload in each direction: client ->
+ * appliance carries ChannelData (4-byte header) around the RTP packet, appliance -> peer the
+ * RTP packet alone; the stamp goes over the first 16 bytes after the RTP header. */
+#define LAT_STAMP_IN  (4 + 12)
+#define LAT_STAMP_OUT 12
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* UDP payload offset of an Ethernet/IPv4|IPv6/UDP frame, or -1. */
+static int udp_payload_off(const uint8_t *f, uint32_t len)
+{
+	if (len < 14 + 20 + 8)
+		return -1;
+	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+	if (type == 0x0800 && f[14 + 9] == 17)
+		return 14 + (f[14] & 15) * 4 + 8;
+	if (type == 0x86dd && len >= 14 + 40 + 8 && f[14 + 6] == 17)
+		return 14 + 40 + 8;
+	return -1;
+}
+
+/* Writes 16 bytes at payload offset `off` (even) and updates the UDP checksum (RFC 1624). */
+static void stamp_frame(uint8_t *f, int pl, int off, const uint8_t *stamp)
+{
+	uint8_t *udp = f + pl - 8, *p = f + pl + off;
+	uint32_t sum = (uint16_t) ~(udp[6] << 8 | udp[7]);
+	for (int i = 0; i < 16; i += 2) {
+		sum += (uint16_t) ~(p[i] << 8 | p[i + 1]);
+		sum += (uint32_t)(stamp[i] << 8 | stamp[i + 1]);
+	}
+	memcpy(p, stamp, 16);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t c = (uint16_t)~sum;
+	if (!c)
+		c = 0xffff;
+	udp[6] = (uint8_t)(c >> 8);
+	udp[7] = (uint8_t)c;
+}
+
+int bench_latency_main(int argc, char **argv)
+{
+	struct hopts o;
+	unsigned long rate = 100000;
+	/* --rate is the latency subcommand's own option; the rest are the harness's. */
+	char **args = calloc((size_t)argc + 1, sizeof(char *));
+	int n_args = 0;
+	if (!args)
+		return 1;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
+			rate = strtoul(argv[++i], NULL, 0);
+			continue;
+		}
+		if (!strncmp(argv[i], "--rate=", 7)) {
+			rate = strtoul(argv[i] + 7, NULL, 0);
+			continue;
+		}
+		args[n_args++] = argv[i];
+	}
+	int rc = parse_opts(n_args, args, &o);
+	free(args);
+	if (rc)
+		return rc > 0 ? 0 : 64;
+	if (o.plan.scenario != BENCH_CHANNELDATA) {
+		note("latency: only --scenario channeldata (its relayed packets come back on the "
+		     "same link)");
+		return 64;
+	}
+	if (rate < 1 || rate > 50000000) {
+		note("latency: --rate must be 1..50000000 packets per second");
+		return 64;
+	}
+	struct bench_plan *p = &o.plan;
+	unsigned mac[6];
+	sscanf(LAT_DP_MAC, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4],
+	       &mac[5]);
+	for (int i = 0; i < 6; i++)
+		p->app_mac[i] = (uint8_t)mac[i];
+
+	char dir[PATH_MAX], run_dir[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[PATH_MAX];
+	char prefix[64], gen_prefix[80], bin[PATH_MAX], selfd[PATH_MAX];
+	if (make_workdir(&o, dir, sizeof(dir), "latency") < 0 ||
+	    pjoin(run_dir, sizeof(run_dir), dir, "run") < 0 ||
+	    pjoin(log, sizeof(log), dir, "dataplane.log") < 0 ||
+	    pjoin(sock, sizeof(sock), dir, "memif.sock") < 0)
+		return 1;
+	if (o.binary)
+		snprintf(bin, sizeof(bin), "%s", o.binary);
+	else if (pjoin(bin, sizeof(bin), self_dir(selfd, sizeof(selfd)),
+		       "../dataplane/supernode-dataplane") < 0)
+		return 1;
+	if (o.prefix)
+		snprintf(prefix, sizeof(prefix), "%s", o.prefix);
+	else
+		snprintf(prefix, sizeof(prefix), "snbench%d", (int)getpid());
+	snprintf(gen_prefix, sizeof(gen_prefix), "%s-gen", prefix);
+
+	/* The generator: one lcore (0, shared with the dataplane's main lcore, which sleeps
+	 * in poll()), memif server; the dataplane is the client. */
+	char vdev[PATH_MAX + 64], pfx_arg[96];
+	snprintf(vdev, sizeof(vdev), "net_memif0,role=server,socket=%s,socket-abstract=no", sock);
+	snprintf(pfx_arg, sizeof(pfx_arg), "--file-prefix=%s", gen_prefix);
+	char *eal[] = {"supernode-bench",
+		       "-l",
+		       "0",
+		       "--no-huge",
+		       "-m",
+		       "256",
+		       pfx_arg,
+		       "--no-pci",
+		       "--vdev",
+		       vdev,
+		       "--log-level=*:notice",
+		       NULL};
+	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0) {
+		note("latency: EAL init: %s", rte_strerror(rte_errno));
+		return 1;
+	}
+	int exit_code = 1;
+	pid_t dp = -1;
+	struct chan *c = NULL;
+	uint64_t *lat = NULL;
+	struct bench_gen *g = NULL;
+	uint8_t(*frames)[BENCH_MAX_FRAME] = NULL;
+	uint16_t *flen = NULL;
+	uint16_t port = 0;
+	struct rte_mempool *pool =
+	    rte_pktmbuf_pool_create("lat_pool", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	if (!pool || rte_eth_dev_get_port_by_name("net_memif0", &port) < 0 ||
+	    rte_eth_dev_configure(port, 1, 1, &conf) < 0 ||
+	    rte_eth_rx_queue_setup(port, 0, 1024, 0, NULL, pool) < 0 ||
+	    rte_eth_tx_queue_setup(port, 0, 1024, 0, NULL) < 0 || rte_eth_dev_start(port) < 0) {
+		note("latency: memif server port: %s", rte_strerror(rte_errno));
+		goto out;
+	}
+
+	char device[PATH_MAX + 96];
+	snprintf(device, sizeof(device),
+		 "net_memif0,role=client,socket=%s,socket-abstract=no,mac=%s", sock, LAT_DP_MAC);
+	if (write_config(&o, dir, device, run_dir, prefix, 8191, memory_for(&o, 8191), cfg,
+			 sizeof(cfg)) < 0)
+		goto out;
+	char *dp_argv[] = {bin, "--config", cfg, NULL};
+	dp = spawn(dp_argv, log, NULL);
+	if (dp < 0) {
+		note("latency: cannot start %s: %s", bin, strerror(errno));
+		goto out;
+	}
+	note("latency: dataplane pid %d, config %s, log %s", (int)dp, cfg, log);
+	c = calloc(1, sizeof(*c));
+	if (!c || chan_connect(c, run_dir, dp, 120) < 0 || chan_hello(c) < 0)
+		goto out;
+	uint32_t allocs, routes;
+	long rss_mid;
+	if (load_tables(&o, c, dp, &allocs, &routes, &rss_mid) < 0 || c->errors) {
+		note("latency: loading tables failed (%u refused)", c->errors);
+		goto out;
+	}
+	struct rte_eth_link link;
+	uint64_t deadline = mono_ns() + 30000000000ull;
+	do {
+		memset(&link, 0, sizeof(link));
+		rte_eth_link_get_nowait(port, &link);
+		if (!link.link_status)
+			sleep_ms(50);
+	} while (!link.link_status && mono_ns() < deadline);
+	if (!link.link_status) {
+		note("latency: memif link did not come up in 30 s");
+		goto out;
+	}
+
+	/* Frames: the neighbour frames first (teach the dataplane the gateway's MAC), then
+	 * LAT_FRAMES ChannelData frames cycled with a stamp each. */
+	g = bench_gen_new(p);
+	frames = calloc(LAT_FRAMES, sizeof(*frames));
+	flen = calloc(LAT_FRAMES, sizeof(*flen));
+	lat = malloc(LAT_SAMPLES * sizeof(*lat));
+	if (!g || !frames || !flen || !lat)
+		goto out;
+	for (uint32_t i = 0; i < LAT_FRAMES; i++)
+		flen[i] = bench_gen_frame(g, i, frames[i]);
+	for (int fam = 4; fam <= 6; fam += 2) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		if (!m)
+			goto out;
+		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+		m->data_len = m->pkt_len = bench_gen_neigh_frame(p, fam, d);
+		if (rte_eth_tx_burst(port, 0, &m, 1) != 1)
+			rte_pktmbuf_free(m);
+	}
+	sleep_ms(200);
+
+	uint64_t hz = rte_get_tsc_hz(), gap = hz / rate;
+	uint64_t sent = 0, received = 0, kept = 0, other = 0, warm_until = 0;
+	uint64_t start = rte_rdtsc(), next = start;
+	uint64_t warm = start + hz, end = warm + (uint64_t)o.seconds * hz;
+	uint64_t sent_at_warm = 0;
+	(void)warm_until;
+	while (rte_rdtsc() < end + hz / 2) {
+		uint64_t now = rte_rdtsc();
+		struct rte_mbuf *tx[32];
+		unsigned nt = 0;
+		while (now < end && next <= now && nt < 32) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+			if (!m)
+				break;
+			uint32_t k = (uint32_t)(sent % LAT_FRAMES);
+			uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+			memcpy(d, frames[k], flen[k]);
+			int pl = udp_payload_off(d, flen[k]);
+			uint64_t stamp[2] = {LAT_MAGIC, rte_rdtsc()};
+			stamp_frame(d, pl, LAT_STAMP_IN, (const uint8_t *)stamp);
+			m->data_len = m->pkt_len = flen[k];
+			tx[nt++] = m;
+			sent++;
+			next += gap;
+		}
+		if (now >= warm && !sent_at_warm)
+			sent_at_warm = sent;
+		if (nt) {
+			unsigned done = rte_eth_tx_burst(port, 0, tx, (uint16_t)nt);
+			for (unsigned i = done; i < nt; i++)
+				rte_pktmbuf_free(tx[i]);
+			sent -= nt - done;
+		}
+		struct rte_mbuf *rx[32];
+		uint16_t nr = rte_eth_rx_burst(port, 0, rx, 32);
+		uint64_t t = rte_rdtsc();
+		for (uint16_t i = 0; i < nr; i++) {
+			const uint8_t *d = rte_pktmbuf_mtod(rx[i], const uint8_t *);
+			int pl = udp_payload_off(d, rx[i]->data_len);
+			uint64_t stamp[2];
+			if (pl > 0 && (uint32_t)pl + LAT_STAMP_OUT + 16 <= rx[i]->data_len) {
+				memcpy(stamp, d + pl + LAT_STAMP_OUT, 16);
+				if (stamp[0] == LAT_MAGIC) {
+					received++;
+					if (stamp[1] >= warm && kept < LAT_SAMPLES)
+						lat[kept++] = t - stamp[1];
+				} else {
+					other++;
+				}
+			} else {
+				other++;
+			}
+			rte_pktmbuf_free(rx[i]);
+		}
+		if (!nt && !nr && (mono_ns() & 0x3f) == 0)
+			chan_read(c, 0);
+	}
+	if (!kept) {
+		note("latency: no stamped packet came back (%lu sent); see %s", (unsigned long)sent,
+		     log);
+		goto out;
+	}
+	qsort(lat, kept, sizeof(*lat), cmp_u64);
+	double us = 1e6 / (double)hz;
+#define PCT(q) ((double)lat[(size_t)((double)(kept - 1) * (q))] * us)
+	printf("{\"scenario\":\"latency-channeldata\",\"rate\":%lu,\"sent\":%llu,\"received\":%llu,"
+	       "\"loss\":%lld,\"samples\":%llu,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
+	       "\"max_us\":%.2f,\"seconds\":%u,\"allocations\":%u,\"other_frames\":%llu,"
+	       "\"note\":\"generator and dataplane on 2 shared cores: pessimistic\"}\n",
+	       rate, (unsigned long long)sent, (unsigned long long)received,
+	       (long long)(sent - received), (unsigned long long)kept, PCT(0.5), PCT(0.99),
+	       PCT(0.999), (double)lat[kept - 1] * us, o.seconds, allocs,
+	       (unsigned long long)other);
+#undef PCT
+	fflush(stdout);
+	exit_code = 0;
+out:
+	free(lat);
+	free(frames);
+	free(flen);
+	bench_gen_free(g);
+	if (c && c->fd >= 0)
+		close(c->fd);
+	free(c);
+	if (dp > 0) {
+		int st = stop_child(dp);
+		if (st != 0)
+			note("dataplane exit status %d (log %s)", st, log);
+	}
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	rte_eal_cleanup();
+	if (exit_code == 0)
+		remove_workdir(&o, dir);
+	else
+		note("workdir kept: %s", dir);
+	return exit_code;
+}
+#else
+int bench_latency_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	note("latency: this supernode-bench was built without DPDK");
+	return 1;
+}
+#endif

@@ -299,6 +299,70 @@ static const struct field fields[] = {
 	"Listeners (listen requests being served), all keys together."),
     VAL("dht.quota_listeners", FT_U32, "64", 1, 16777216, 0, CONF, dht.quota_listeners,
 	"Listeners one source address may have."),
+
+    SECTION("promotion", "Passive upgrades of clients to peers (RFC 5765 section 7.1): load, "
+			 "per-client metrics, dial-back probes, signed invitations."),
+    VAL("promotion.enabled", FT_BOOL, "false", 0, 0, 0, CONF, promotion.enabled,
+	"Measure load and clients, and invite clients to become peers when load is high."),
+    VAL("promotion.interval_ms", FT_U32, "1000", 100, 60000, 0, CONF, promotion.interval_ms,
+	"Period of load measurement, probing and decisions, in milliseconds."),
+    VAL("promotion.load_high", FT_U32, "800", 1, 100000, 0, CONF, promotion.load_high,
+	"Load (permille of capacity) at or above which the appliance enters the high state and "
+	"invites clients."),
+    VAL("promotion.load_low", FT_U32, "600", 0, 100000, 0, CONF, promotion.load_low,
+	"Load (permille) at or below which it leaves the high state; below load_high."),
+    VAL("promotion.dwell_s", FT_U32, "30", 0, 86400, 0, CONF, promotion.dwell_s,
+	"Least time in a state (low or high) before changing it, in seconds."),
+    VAL("promotion.capacity_clients", FT_U32, "10000", 1, 100000000, 0, CONF,
+	promotion.capacity_clients,
+	"Clients (TURN allocations + DHT clients + listeners) that make load 1000."),
+    VAL("promotion.capacity_kbps", FT_U32, "1000000", 1, 4294967295u, 0, CONF,
+	promotion.capacity_kbps, "Relayed media kbit/s that make load 1000."),
+    VAL("promotion.weight_uptime", FT_U32, "30", 0, 100, 0, CONF, promotion.weight_uptime,
+	"Ranking weight of uptime."),
+    VAL("promotion.weight_activity", FT_U32, "30", 0, 100, 0, CONF, promotion.weight_activity,
+	"Ranking weight of activity (DHT operations, TURN allocations, refreshes, permissions)."),
+    VAL("promotion.weight_history", FT_U32, "15", 0, 100, 0, CONF, promotion.weight_history,
+	"Ranking weight of history (errors answered to the client, earlier invitations)."),
+    VAL("promotion.weight_bandwidth", FT_U32, "15", 0, 100, 0, CONF, promotion.weight_bandwidth,
+	"Ranking weight of relayed bandwidth."),
+    VAL("promotion.weight_trust", FT_U32, "10", 0, 100, 0, CONF, promotion.weight_trust,
+	"Ranking weight of the Sybil-trust score (0.5 when unknown)."),
+    VAL("promotion.min_uptime_s", FT_U32, "300", 0, 86400, 0, CONF, promotion.min_uptime_s,
+	"Clients seen for less than this are not candidates (short-lived)."),
+    VAL("promotion.uptime_full_s", FT_U32, "3600", 1, 31536000, 0, CONF, promotion.uptime_full_s,
+	"Uptime that scores 1.0."),
+    VAL("promotion.activity_full", FT_U32, "1000", 1, 4294967295u, 0, CONF,
+	promotion.activity_full, "Activity events that score 1.0."),
+    VAL("promotion.bandwidth_full_kbps", FT_U32, "1000", 1, 4294967295u, 0, CONF,
+	promotion.bandwidth_full_kbps, "Average relayed kbit/s that scores 1.0."),
+    VAL("promotion.max_misbehaviour", FT_U32, "3", 1, 1000000, 0, CONF, promotion.max_misbehaviour,
+	"DHT errors answered to a client (wrong tokens, refused puts...) that exclude it."),
+    VAL("promotion.invites_per_interval", FT_U32, "2", 1, 10000, 0, CONF,
+	promotion.invites_per_interval, "Most invitations issued in one interval."),
+    VAL("promotion.max_invites", FT_U32, "64", 1, 100000, 0, CONF, promotion.max_invites,
+	"Most invitations active (not expired) at once."),
+    VAL("promotion.probe_port", FT_U16, "0", 0, 65535, 0, CONF, promotion.probe_port,
+	"Source UDP port of dial-back probes; must be in dataplane.dispatch with handler punt. "
+	"0: no probes, so no client is known reachable and none is invited."),
+    VAL("promotion.probe_timeout_ms", FT_U32, "2000", 10, 60000, 0, CONF,
+	promotion.probe_timeout_ms, "A probe unanswered for this long marks the client unreachable."),
+    VAL("promotion.probes_per_interval", FT_U32, "8", 1, 10000, 0, CONF,
+	promotion.probes_per_interval, "Most probes sent in one interval."),
+    VAL("promotion.probe_ttl_s", FT_U32, "600", 1, 86400, 0, CONF, promotion.probe_ttl_s,
+	"A reachability verdict is probed again after this many seconds."),
+    VAL("promotion.max_clients", FT_U32, "65536", 16, 16777216, 0, CONF, promotion.max_clients,
+	"Entries of the per-client table; the least recently seen is evicted beyond it."),
+    VAL("promotion.invitation_lifetime_s", FT_U32, "3600", 60, 604800, 0, CONF,
+	promotion.invitation_lifetime_s, "How long an invitation is valid."),
+    VAL("promotion.key_path", FT_STRING, NULL, 0, SN_CONFIG_PATH_LEN - 1, 0, CONF,
+	promotion.key_path,
+	"Ed25519 private key (PEM) that signs invitations, generated when missing; the public "
+	"key is written next to it (`.pub`). Empty: `<runtime_dir>/promotion.key`."),
+    LIST("promotion.suspects", FT_CIDR_LIST, 0, SN_CONFIG_MAX_PROMO_SUSPECTS, CONF,
+	 promotion.suspects, promotion.n_suspects,
+	 "Client ranges (`ADDR/LEN`) treated as Sybil suspects, in addition to the trust "
+	 "module's verdicts; never invited."),
 };
 
 #define N_FIELDS ARRAY_SIZE(fields)
@@ -1382,6 +1446,9 @@ static int check_config(struct loader *ld)
 	rc = check_dht(ld);
 	if (rc)
 		return rc;
+	if (ld->cfg->promotion.load_low >= ld->cfg->promotion.load_high)
+		return rule_fail(ld, "promotion.load_low", "%u is not below load_high %u",
+				 ld->cfg->promotion.load_low, ld->cfg->promotion.load_high);
 	return 0;
 }
 

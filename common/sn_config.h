@@ -149,6 +149,40 @@ struct sn_dht_config {
  * or -EINVAL. */
 int sn_config_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint16_t *port);
 
+/* Passive upgrades of clients to peers (RFC 5765 7.1; control/promotion.h). Loads and
+ * thresholds are in permille of the configured capacities. */
+#define SN_CONFIG_MAX_PROMO_SUSPECTS 64 /* promotion.suspects entries */
+struct sn_promotion_config {
+	bool enabled;
+	uint32_t interval_ms;	      /* load measured and decisions taken this often */
+	uint32_t load_high;	      /* permille: enter the high state at or above */
+	uint32_t load_low;	      /* permille: leave it at or below; below load_high */
+	uint32_t dwell_s;	      /* least time in a state before leaving it */
+	uint32_t capacity_clients;    /* clients (allocations + DHT clients) for load 1000 */
+	uint32_t capacity_kbps;	      /* relayed media kbit/s for load 1000 */
+	uint32_t weight_uptime;	      /* ranking weights, 0-100 each */
+	uint32_t weight_activity;
+	uint32_t weight_history;
+	uint32_t weight_bandwidth;
+	uint32_t weight_trust;
+	uint32_t min_uptime_s;	      /* candidates were seen for at least this long */
+	uint32_t uptime_full_s;	      /* uptime scoring 1.0 */
+	uint32_t activity_full;	      /* activity events scoring 1.0 */
+	uint32_t bandwidth_full_kbps; /* relayed kbit/s scoring 1.0 */
+	uint32_t max_misbehaviour;    /* errors answered to a client that exclude it */
+	uint32_t invites_per_interval;
+	uint32_t max_invites; /* invitations active at once */
+	uint16_t probe_port;  /* dial-back source port, dispatched to punt; 0: no probes */
+	uint32_t probe_timeout_ms;
+	uint32_t probes_per_interval;
+	uint32_t probe_ttl_s; /* a reachability verdict is redone after this */
+	uint32_t max_clients; /* per-client table entries (LRU) */
+	uint32_t invitation_lifetime_s;
+	char key_path[SN_CONFIG_PATH_LEN]; /* Ed25519 key (PEM); "": <runtime_dir>/promotion.key */
+	int n_suspects;
+	struct sn_cidr suspects[SN_CONFIG_MAX_PROMO_SUSPECTS]; /* Sybil suspects (fallback list) */
+};
+
 struct sn_config {
 	char path[SN_CONFIG_PATH_LEN];	      /* file it was loaded from */
 	char runtime_dir[SN_CONFIG_PATH_LEN]; /* sockets and stats segment */
@@ -158,6 +192,7 @@ struct sn_config {
 	struct sn_control_config control;
 	struct sn_turn_config turn;
 	struct sn_dht_config dht;
+	struct sn_promotion_config promotion;
 };
 
 /* Loads and validates `path`. Returns 0, or a negative errno with a one-line message in

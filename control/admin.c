@@ -2,6 +2,7 @@
 #include "dht.h"
 #include "json.h"
 #include "metrics.h"
+#include "promotion.h"
 #include "reload.h"
 #include "turn.h"
 #include "sn_log.h"
@@ -640,6 +641,9 @@ static const struct admin_cmd admin_cmds[] = {
      ctl_dht_cmd_routes},
     {"dht", "", "DHT node: id, network, token rotation, storage and listener totals",
      ctl_dht_cmd_summary},
+    {"promotions", "",
+     "load (RFC 5765 7.1.2), state, client promotion status and decisions with their inputs",
+     ctl_promotion_cmd},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clients.h"
 #include "dht_store.h"
 #include "fast.h"
 #include "json.h"
@@ -268,6 +269,7 @@ static void send_error(struct ctl_dht *d, const struct peer *p, uint32_t tid, ui
 	uint8_t buf[256];
 	int len = sn_dht_build_error(buf, sizeof(buf), tid, d->network, &d->self, code, text);
 
+	ctl_clients_dht_error(&p->tuple); /* promotion history */
 	if (len > 0)
 		send_back(d, &p->tuple, p->port_id, buf, (size_t)len);
 }
@@ -1669,6 +1671,7 @@ static int on_punt(struct ctl_chan *ch, const struct sn_msg_view *v, void *arg)
 	switch (m.type) {
 	case SN_DHT_T_QUERY:
 		node_seen(d, &m.id, &p.from, SN_RT_HEARD, now);
+		ctl_clients_dht_request(&p.tuple, m.id.b, m.query); /* promotion metrics */
 		if (seen)
 			return 0; /* the dataplane answered it */
 		stat_inc(&ctl_dht_stats.requests[m.query]);
@@ -2068,4 +2071,14 @@ void ctl_dht_fini(struct ctl_dht *d)
 	free(d->rt[0]);
 	free(d->rt[1]);
 	free(d);
+}
+
+const struct sn_node_id *ctl_dht_self(const struct ctl_dht *d)
+{
+	return d ? &d->self : NULL;
+}
+
+struct dht_store *ctl_dht_storage(struct ctl_dht *d)
+{
+	return d ? &d->store : NULL;
 }

@@ -110,6 +110,11 @@ int ctl_dht_cmd_routes(struct ctl_admin_ctx *ctx, int argc, char **argv, bool js
 int ctl_dht_cmd_summary(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
 			struct ctl_buf *out);
 
+/* For promotion.c: our node id, and the storage invitations are put in (NULL when d is). */
+struct dht_store;
+const struct sn_node_id *ctl_dht_self(const struct ctl_dht *d);
+struct dht_store *ctl_dht_storage(struct ctl_dht *d);
+
 /* Appends the supernode_dht_* families (any thread). */
 void ctl_dht_metrics_render(struct ctl_buf *out);
 

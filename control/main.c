@@ -7,6 +7,7 @@
 #include "echo.h"
 #include "event.h"
 #include "http.h"
+#include "promotion.h"
 #include "reload.h"
 #include "sn_config.h"
 #include "sn_log.h"
@@ -51,6 +52,7 @@ struct ctl_main {
 	struct ctl_dht *dht;	  /* OpenDHT node (dht.h); NULL when off */
 	struct ctl_reload reload; /* SIGHUP and `supernodectl reload` */
 	struct ctl_turn *turn;	  /* TURN requests and allocations (turn.h) */
+	struct ctl_promotion *promo; /* client metrics and promotions (promotion.h); NULL: off */
 };
 
 static void usage(FILE *out)
@@ -169,6 +171,7 @@ static void on_tick(struct ctl_main *m)
 	ctl_admin_tick(&m->admin, now);
 	ctl_dht_tick(m->dht, now);
 	ctl_turn_tick(m->turn, now);
+	ctl_promotion_tick(m->promo, now);
 	if (now >= m->next_sample_ns) {
 		m->next_sample_ns = now + SAMPLE_PERIOD_NS;
 		ctl_admin_sample(&m->admin.ctx, now);
@@ -345,6 +348,8 @@ int main(int argc, char **argv)
 			goto out;
 		m->ctr.turn = ctl_turn_counters(m->turn);
 	}
+	if (ctl_promotion_init(&m->promo, &m->cfg, &m->chan, m->dht, m->ctr.turn) < 0)
+		goto out;
 
 	if (ctl_admin_open(&m->admin, m->cfg.runtime_dir, m->epfd, &m->chan, &m->ctr) < 0)
 		goto out;
@@ -363,6 +368,7 @@ out:
 	ctl_http_stop(&m->http);
 	if (m->admin_ok)
 		ctl_admin_close(&m->admin);
+	ctl_promotion_fini(m->promo);
 	m->ctr.turn = NULL;
 	ctl_turn_destroy(m->turn);
 	ctl_dht_fini(m->dht);

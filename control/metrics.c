@@ -1,5 +1,6 @@
 #include "metrics.h"
 #include "dht.h"
+#include "promotion.h"
 #include "stats_reader.h"
 #include "turn.h"
 
@@ -366,6 +367,7 @@ int ctl_metrics_render(struct ctl_buf *out, const struct sn_stats_segment *seg,
 	}
 	render_control(out, ctr);
 	ctl_dht_metrics_render(out);
+	ctl_promotion_metrics_render(out);
 	if (ctr->turn)
 		render_turn(out, ctr->turn);
 	return out->err;

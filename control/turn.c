@@ -1,6 +1,7 @@
 /* turn.c: TURN requests, allocation state, expiry and dataplane table upkeep (turn.h). */
 #include "turn_int.h"
 #include "channeldata.h"
+#include "clients.h"
 #include "reload.h"
 #include "sn_log.h"
 
@@ -559,6 +560,7 @@ static void alloc_free(struct ctl_turn *t, struct turn_alloc *a, bool dp, uint64
 {
 	uint32_t b = tuple_hash(&a->client) & t->bucket_mask;
 
+	ctl_clients_turn(&a->client, CTL_CLIENT_FREE, a->to_peer_bytes + a->to_client_bytes);
 	if (dp) {
 		struct sn_turn_alloc_key k = {.alloc_id = a->id};
 
@@ -1343,6 +1345,7 @@ static void handle_allocate(struct req *r)
 	}
 	u->allocs++;
 	a->user = u;
+	ctl_clients_turn(&a->client, CTL_CLIENT_ALLOC, 0); /* promotion metrics */
 	a->port_idx = r->punt->port_id;
 	a->relay_port4 = p4;
 	a->relay_port6 = p6;
@@ -1452,6 +1455,7 @@ static void handle_refresh(struct req *r)
 		return;
 	}
 	a->expires_ns = r->now_real + (uint64_t)lifetime_s(t, &r->m) * CTL_NS_PER_SEC;
+	ctl_clients_turn(&a->client, CTL_CLIENT_REFRESH, 0);
 	resp_begin(r, &w, t->txns[txn].resp, sizeof(t->txns[txn].resp), SN_STUN_CLASS_SUCCESS);
 	sn_stun_put_u32(&w, SN_STUN_ATTR_LIFETIME, seconds_left(a->expires_ns, r->now_real));
 	n = resp_finish(r, &w);
@@ -1511,6 +1515,7 @@ static int perm_touch(struct req *r, struct turn_alloc *a, uint8_t family, const
 		gauges(r->t);
 	}
 	p->expires_ns = r->now_real + TURN_PERM_LIFETIME_NS;
+	ctl_clients_turn(&a->client, CTL_CLIENT_PERMISSION, 0);
 	if (perm_install(r->t, a, p, txn, r->now) < 0)
 		txn_fail(r->t, txn, -ENOTCONN);
 	return 0;
