@@ -369,15 +369,29 @@ static pid_t spawn(char *const argv[], const char *log, int *stdin_fd)
 }
 
 /* SIGTERM, then SIGKILL after 10 s. Returns the exit status or -1. */
+static int exit_status(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Signals only a child that has not been reaped yet (waitpid says it is still ours), so a
+ * recycled pid is never hit. */
 static int stop_child(pid_t pid)
 {
 	int status = 0;
+	pid_t r = waitpid(pid, &status, WNOHANG);
+	if (r == pid)
+		return exit_status(status);
+	if (r < 0)
+		return -1; /* already reaped */
 	kill(pid, SIGTERM);
 	uint64_t deadline = mono_ns() + 10000000000ull;
 	while (mono_ns() < deadline) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
+		r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			return exit_status(status);
+		if (r < 0)
+			return -1;
 		sleep_ms(20);
 	}
 	note("pid %d did not stop in 10 s: SIGKILL", (int)pid);
@@ -462,6 +476,24 @@ static void remove_workdir(const struct hopts *o, const char *dir)
 		note("could not remove %s", dir);
 }
 
+/* Frames in a classic pcap file, or -1. */
+static long pcap_frames(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	uint32_t gh[6], rec[4];
+	long n = 0;
+	if (!f)
+		return -1;
+	if (fread(gh, sizeof(gh), 1, f) != 1 || (gh[0] != 0xa1b2c3d4u && gh[0] != 0xa1b23c4du)) {
+		fclose(f);
+		return -1;
+	}
+	while (fread(rec, sizeof(rec), 1, f) == 1 && fseek(f, (long)rec[2], SEEK_CUR) == 0)
+		n++;
+	fclose(f);
+	return n;
+}
+
 /* mbufs for net_pcap's infinite_rx copy of the pcap plus queues and caches, as 2^n - 1. */
 static uint32_t mbufs_for(uint32_t frames)
 {
@@ -475,7 +507,7 @@ static unsigned memory_for(const struct hopts *o, uint32_t mbufs)
 {
 	if (o->memory_mb)
 		return o->memory_mb;
-	return 512u + (unsigned)((uint64_t)mbufs * 2560u >> 20);
+	return 512u + (unsigned)((uint64_t)mbufs * 3072u >> 20);
 }
 
 /* --- control channel client --- */
@@ -1095,14 +1127,13 @@ int bench_testpmd_main(int argc, char **argv)
 		if (bench_write_pcap(&o.plan, pcap) < 0)
 			return 1;
 	}
-	/* Frames in the pcap, from its size: the mbuf pool must hold a copy of each. */
-	struct stat st;
-	uint32_t frames = o.plan.packets + 2;
-	if (stat(pcap, &st) == 0 && st.st_size > 0)
-		frames = (uint32_t)(st.st_size / 60 + 2);
-	if (frames > o.plan.packets * 4u + 1024u && !o.pcap)
-		frames = o.plan.packets + 2;
-	uint32_t mbufs = mbufs_for(frames);
+	/* net_pcap's infinite_rx keeps a copy of every frame in the pool. */
+	long frames = pcap_frames(pcap);
+	if (frames < 0) {
+		note("testpmd: %s is not a readable pcap", pcap);
+		return 1;
+	}
+	uint32_t mbufs = mbufs_for((uint32_t)frames);
 	if (pjoin(log, sizeof(log), dir, "testpmd.log") < 0)
 		return 1;
 	snprintf(prefix, sizeof(prefix), "%s", o.prefix ? o.prefix : "");
