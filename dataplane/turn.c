@@ -51,6 +51,8 @@ enum { KIND_TURN_PORT = 0, KIND_RELAY = 1 };
 struct turn_pending {
 	struct rte_mbuf *m;
 	struct sn_turn_alloc *const *slot; /* bucket or relay slot to prefetch (stage 1) */
+	uint32_t hash;			   /* client-key hash, when stage 1 computed it */
+	bool has_hash;
 	uint16_t port_idx;
 	uint8_t kind; /* KIND_TURN_PORT or KIND_RELAY */
 	uint8_t family;
@@ -73,6 +75,17 @@ struct turn_lcore {
 	uint64_t resolve_tsc[RESOLVE_SLOTS]; /* last request per hashed next hop */
 	uint32_t n_pending;
 	struct turn_pending pending[TURN_BATCH]; /* this rx burst's TURN packets */
+	/* The last next hop resolved in this sn_turn_flush() (every off-link packet goes to
+	 * the same gateway). Valid only within one flush: the entry lives in an RCU snapshot,
+	 * which this worker may hold only until its next quiescent state; cleared (snap NULL)
+	 * at the start of every flush. */
+	struct {
+		const struct sn_neigh_snap *snap;
+		const uint8_t *mac;
+		uint16_t port_idx;
+		uint8_t family;
+		uint8_t ip[16];
+	} hop;
 } __rte_cache_aligned;
 static struct turn_lcore tl[SN_CONFIG_MAX_WORKERS];
 
@@ -393,10 +406,22 @@ static inline const uint8_t *next_hop_mac(struct sn_worker *w, uint16_t port_idx
 			hop = pc->gateway6.s6_addr;
 		}
 	}
-	const struct sn_neigh_entry *ne =
-	    sn_neigh_lookup(rcu_dereference(sn_dp.neigh.current), family, hop);
-	if (likely(ne != NULL))
+	const struct sn_neigh_snap *snap = rcu_dereference(sn_dp.neigh.current);
+	struct turn_lcore *l = lcore_state(w);
+	unsigned n = family == AF_INET ? 4 : 16;
+	if (likely(l->hop.snap == snap && l->hop.port_idx == port_idx && l->hop.family == family &&
+		   (family == AF_INET ? memcmp(l->hop.ip, hop, 4) == 0
+				      : memcmp(l->hop.ip, hop, 16) == 0)))
+		return l->hop.mac;
+	const struct sn_neigh_entry *ne = sn_neigh_lookup(snap, family, hop);
+	if (likely(ne != NULL)) {
+		l->hop.snap = snap;
+		l->hop.mac = ne->mac;
+		l->hop.port_idx = port_idx;
+		l->hop.family = family;
+		memcpy(l->hop.ip, hop, n);
 		return ne->mac;
+	}
 	request_resolve(w, port_idx, family, hop, tsc);
 	return NULL;
 }
@@ -427,6 +452,8 @@ static inline bool fits_mtu(uint16_t port_idx, uint8_t family, uint32_t udp_payl
 
 /* The packet's source address and ports (ports in network order). */
 struct pkt_addr {
+	bool has_hash; /* hash holds sn_turn_client_hash() of the client key */
+	uint32_t hash;
 	uint8_t family;
 	const uint8_t *src_ip;
 	const uint8_t *dst_ip;
@@ -439,6 +466,7 @@ static inline void pkt_addr(const uint8_t *frame, const struct sn_l3_result *res
 {
 	const uint8_t *ip = frame + res->l3_off;
 	const uint8_t *udp = frame + res->l4_off;
+	pa->has_hash = false;
 	pa->family = res->family;
 	pa->src_ip = ip + (res->family == AF_INET ? 12 : 8);
 	pa->dst_ip = ip + (res->family == AF_INET ? 16 : 24);
@@ -533,7 +561,10 @@ static inline const struct sn_turn_alloc *client_alloc(struct sn_worker *w, stru
 						       uint64_t now)
 {
 	const struct sn_turn_alloc *a =
-	    sn_turn_lookup_client(&tt, pa->family, pa->src_ip, pa->src_port, pa->dst_port);
+	    pa->has_hash
+		? sn_turn_lookup_client_hashed(&tt, pa->hash, pa->family, pa->src_ip, pa->src_port,
+					       pa->dst_port)
+		: sn_turn_lookup_client(&tt, pa->family, pa->src_ip, pa->src_port, pa->dst_port);
 	if (unlikely(!a || a->port_idx != port_idx)) {
 		drop(w, SN_DROP_TURN_NO_ALLOCATION, m);
 		return NULL;
@@ -688,7 +719,8 @@ static void stun_from_client(struct sn_worker *w, struct rte_mbuf *m, uint16_t p
 }
 
 static void turn_port_packet(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
-			     const struct sn_l3_result *res, uint64_t tsc)
+			     const struct sn_l3_result *res, const struct turn_pending *tp,
+			     uint64_t tsc)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	uint8_t *p = frame + res->payload_off;
@@ -697,6 +729,8 @@ static void turn_port_packet(struct sn_worker *w, struct rte_mbuf *m, uint16_t p
 	if (unlikely(!tt_ready || len == 0))
 		return drop(w, SN_DROP_TURN_DEMUX, m);
 	pkt_addr(frame, res, &pa);
+	pa.has_hash = tp->has_hash;
+	pa.hash = tp->hash;
 	switch (sn_demux_first_byte(p[0])) {
 	case SN_DEMUX_CHANNEL:
 		return chandata_from_client(w, m, port_idx, res, &pa, p, len, tsc);
@@ -813,6 +847,7 @@ static inline void enqueue(struct sn_worker *w, struct rte_mbuf *m, uint16_t por
 	p->l4_off = res->l4_off;
 	p->payload_off = res->payload_off;
 	p->payload_len = res->payload_len;
+	p->has_hash = false;
 }
 
 void sn_turn_handle(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
@@ -828,7 +863,7 @@ void sn_turn_relay(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
 }
 
 /* The table slot the packet's lookup starts from, or NULL (Binding, requests: no lookup). */
-static inline struct sn_turn_alloc *const *first_slot(const struct turn_pending *p)
+static inline struct sn_turn_alloc *const *first_slot(struct turn_pending *p)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(p->m, const uint8_t *);
 	const uint8_t *ip = frame + p->l3_off;
@@ -852,6 +887,8 @@ static inline struct sn_turn_alloc *const *first_slot(const struct turn_pending 
 	if (!lookup)
 		return NULL;
 	uint32_t h = sn_turn_client_hash(tt.p.seed, p->family, src, src_port, dst_port);
+	p->hash = h;
+	p->has_hash = true;
 	return &tt.bucket[h & tt.bucket_mask];
 }
 
@@ -863,6 +900,7 @@ void sn_turn_flush(struct sn_worker *w, uint64_t tsc)
 	if (!n)
 		return;
 	l->n_pending = 0;
+	l->hop.snap = NULL;
 	if (likely(tt_ready) && n > 1) {
 		/* 1: the slot each lookup starts from (the frames are in cache: L3 read them). */
 		for (uint32_t i = 0; i < n; i++) {
@@ -914,6 +952,6 @@ void sn_turn_flush(struct sn_worker *w, uint64_t tsc)
 		if (p->kind == KIND_RELAY)
 			relay_packet(w, p->m, p->port_idx, &res, tsc);
 		else
-			turn_port_packet(w, p->m, p->port_idx, &res, tsc);
+			turn_port_packet(w, p->m, p->port_idx, &res, p, tsc);
 	}
 }

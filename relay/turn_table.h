@@ -256,12 +256,12 @@ static inline uint32_t sn_turn_client_hash(uint32_t seed, uint8_t family, const 
 	return h;
 }
 
-/* Allocation by client 5-tuple: family, client IP and port, server (TURN) port. */
-static inline const struct sn_turn_alloc *sn_turn_lookup_client(const struct sn_turn_table *t,
-								uint8_t family, const uint8_t *ip,
-								uint16_t port, uint16_t server_port)
+/* As sn_turn_lookup_client, with h = sn_turn_client_hash() of the key already computed
+ * (the fast path's prefetch stage computed it to find the bucket). */
+static inline const struct sn_turn_alloc *
+sn_turn_lookup_client_hashed(const struct sn_turn_table *t, uint32_t h, uint8_t family,
+			     const uint8_t *ip, uint16_t port, uint16_t server_port)
 {
-	uint32_t h = sn_turn_client_hash(t->p.seed, family, ip, port, server_port);
 	const struct sn_turn_alloc *a = rcu_dereference(t->bucket[h & t->bucket_mask]);
 	for (; a; a = rcu_dereference(a->next)) {
 		if (a->hash == h && a->family == family && a->client_port == port &&
@@ -269,6 +269,16 @@ static inline const struct sn_turn_alloc *sn_turn_lookup_client(const struct sn_
 			return a;
 	}
 	return NULL;
+}
+
+/* Allocation by client 5-tuple: family, client IP and port, server (TURN) port. */
+static inline const struct sn_turn_alloc *sn_turn_lookup_client(const struct sn_turn_table *t,
+								uint8_t family, const uint8_t *ip,
+								uint16_t port, uint16_t server_port)
+{
+	return sn_turn_lookup_client_hashed(
+	    t, sn_turn_client_hash(t->p.seed, family, ip, port, server_port), family, ip, port,
+	    server_port);
 }
 
 /* Allocation by relayed transport address: port, family, relay port (host order). */
