@@ -92,7 +92,31 @@ static void client_of(uint32_t i, uint8_t ip[16], uint16_t *port)
 
 static bool peer_v6(uint32_t i)
 {
-	return i >= BENCH_RELAY_SPAN;
+	return i % BENCH_PER_PORT >= BENCH_RELAY_SPAN;
+}
+
+/* The n-th relayed port (n < BENCH_RELAY_SPAN): the range without the service ports. */
+static uint16_t relay_port(uint32_t n)
+{
+	uint32_t port = BENCH_RELAY_MIN + n;
+	if (port >= BENCH_TURN_PORT)
+		port++;
+	if (port >= BENCH_DHT_PORT)
+		port++;
+	return (uint16_t)port;
+}
+
+/* Address of appliance port P: 198.18.P.1 or 2001:db8:5e:P::1. */
+static void app_addr(uint32_t port, bool v6, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (v6) {
+		memcpy(out, app6, 16);
+		out[7] = (uint8_t)port;
+	} else {
+		memcpy(out, app4, 4);
+		out[2] = (uint8_t)port;
+	}
 }
 
 static void peer_of(uint32_t i, uint8_t ip[16], uint16_t *port)
@@ -136,11 +160,13 @@ void bench_alloc_entry(uint32_t i, uint64_t expires_ns, struct sn_turn_alloc_key
 	av->client.src_port = htons(cport);
 	av->client.dst_port = htons(BENCH_TURN_PORT);
 	memcpy(av->client.src, cip, 16);
-	memcpy(av->client.dst, client_v6(i) ? app6 : app4, client_v6(i) ? 16 : 4);
+	app_addr(i / BENCH_PER_PORT, client_v6(i), av->client.dst);
+	av->port_idx = (uint16_t)(i / BENCH_PER_PORT);
+	uint32_t j = i % BENCH_PER_PORT;
 	if (peer_v6(i))
-		av->relay_port6 = (uint16_t)(BENCH_RELAY_MIN + i - BENCH_RELAY_SPAN);
+		av->relay_port6 = relay_port(j - BENCH_RELAY_SPAN);
 	else
-		av->relay_port4 = (uint16_t)(BENCH_RELAY_MIN + i);
+		av->relay_port4 = relay_port(j);
 	av->expires_ns = expires_ns;
 
 	memset(pk, 0, sizeof(*pk));
@@ -288,6 +314,13 @@ static uint32_t gcd32(uint32_t a, uint32_t b)
 	return a;
 }
 
+/* Frames visit port 0's allocations (the only port with traffic). */
+static uint32_t traffic_allocs(const struct bench_plan *p)
+{
+	uint32_t n = p->allocations ? p->allocations : 1;
+	return n < BENCH_PER_PORT ? n : BENCH_PER_PORT;
+}
+
 struct bench_gen *bench_gen_new(const struct bench_plan *p)
 {
 	static bool srtp_ready;
@@ -297,7 +330,7 @@ struct bench_gen *bench_gen_new(const struct bench_plan *p)
 		return NULL;
 	}
 	g->p = *p;
-	uint32_t n = p->allocations ? p->allocations : 1;
+	uint32_t n = traffic_allocs(p);
 	/* A golden-ratio stride spreads consecutive packets over the whole table. */
 	uint32_t s = (uint32_t)((uint64_t)n * 40503u / 65536u) | 1u;
 	while (n > 1 && gcd32(s, n) != 1)
@@ -368,7 +401,7 @@ static uint16_t media(struct bench_gen *g, uint32_t a, uint32_t k, uint8_t *out)
 
 static uint32_t alloc_of(const struct bench_gen *g, uint32_t k)
 {
-	uint32_t n = g->p.allocations ? g->p.allocations : 1;
+	uint32_t n = traffic_allocs(&g->p);
 	return (uint32_t)(((uint64_t)k * g->stride + k / n) % n);
 }
 
@@ -638,11 +671,12 @@ int bench_write_pcap(const struct bench_plan *p, const char *path)
 		"\"app_mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\",\"app4\":\"198.18.0.1\","
 		"\"app6\":\"2001:db8:5e::1\",\"gateway4\":\"198.18.0.254\","
 		"\"gateway6\":\"2001:db8:5e::fe\",\"gateway_mac\":\"02:00:00:00:00:fe\","
-		"\"relay_port_min\":%u,\"relay_port_max\":%u,\"network_id\":%u}\n",
+		"\"relay_port_min\":%u,\"relay_port_max\":%u,\"relay_ports_skipped\":[%u,%u],"
+		"\"allocations_per_port\":%u,\"network_id\":%u}\n",
 		bench_scenario_names[p->scenario], p->allocations, p->routes, p->packets,
 		(unsigned long long)p->seed, p->srtp ? "true" : "false",
 		p->packets ? (double)bytes / p->packets : 0.0, p->app_mac[0], p->app_mac[1],
 		p->app_mac[2], p->app_mac[3], p->app_mac[4], p->app_mac[5], BENCH_RELAY_MIN,
-		BENCH_RELAY_MAX, BENCH_NETWORK_ID);
+		BENCH_RELAY_MAX, BENCH_TURN_PORT, BENCH_DHT_PORT, BENCH_PER_PORT, BENCH_NETWORK_ID);
 	return fclose(s) == 0 ? 0 : -EIO;
 }

@@ -8,17 +8,20 @@
  * FILE.json, saying which numbers made the file, for humans and for Pktgen users).
  *
  * Addressing (benchmarking range 198.18.0.0/15 and documentation range 2001:db8::/32 only):
- *   appliance port     198.18.0.1/24, 2001:db8:5e::1/64, MAC BENCH_APP_MAC (net_pcap's own)
+ *   appliance port     198.18.0.1/24, 2001:db8:5e::1/64, MAC BENCH_APP_MAC (net_pcap's own);
+ *                      ports 1..7 (only with more than BENCH_PER_PORT allocations, no
+ *                      traffic) 198.18.P.1/24, 2001:db8:5e:P::1/64
  *   gateway            198.18.0.254, 2001:db8:5e::fe, MAC 02:00:00:00:00:fe; every client,
  *                      peer and DHT node is behind it, so the dataplane needs one neighbour
  *                      per family (learned from the ARP request / neighbour solicitation the
  *                      gateway sends first in every pcap)
  *   TURN client i      198.19.(i>>8).(i&255) port 1024+(i>>16), or for i%4==3
  *                      2001:db8:c::(i>>16):(i&0xffff) port 1024; server port 3478
- *   relayed address i  i < span: IPv4, port relay_min+i; else IPv6, port relay_min+i-span
- *                      (span = relay_max - relay_min + 1; relayed ports are unique per family
- *                      and appliance address, so one port holds at most 2*span allocations)
- *   peer i             same family as its relayed address: 198.18.(64+((i>>8)&63)).(i&255)
+ *   relayed address i  on port P = i / BENCH_PER_PORT, j = i % BENCH_PER_PORT: j < span:
+ *                      IPv4, the j-th port of 1024-65535 without 3478 and 4222; else IPv6,
+ *                      the (j-span)-th (relayed ports are unique per family and address)
+ *                      Frames go to port 0's allocations only (min(N, BENCH_PER_PORT)).
+ *   peer i             same family as its relayed address (by j): 198.18.(64+((i>>8)&63)).(i&255)
  *                      or 2001:db8:9::(i>>16):(i&0xffff), port 20000+(i%1000); one
  *                      permission and one channel 0x4000+(i%4096) per allocation
  *   DHT node r         ids from the seed, 198.19.(200+(r>>8&31)).(r&255) or 2001:db8:d::r
@@ -34,10 +37,15 @@
 
 #include "sn_channel.h"
 
-#define BENCH_RELAY_MIN	   3479u
+/* Relayed ports 1024-65535 less the TURN and DHT ports: 64,510 per address family and
+ * appliance address, so one port holds BENCH_PER_PORT allocations and the dataplane's 8
+ * ports (SN_TURN_MAX_PORTS) BENCH_MAX_ALLOCS; allocation i is on port i / BENCH_PER_PORT. */
+#define BENCH_RELAY_MIN	   1024u
 #define BENCH_RELAY_MAX	   65535u
-#define BENCH_RELAY_SPAN   (BENCH_RELAY_MAX - BENCH_RELAY_MIN + 1u)
-#define BENCH_MAX_ALLOCS   (2u * BENCH_RELAY_SPAN) /* per appliance port */
+#define BENCH_RELAY_SPAN   (BENCH_RELAY_MAX - BENCH_RELAY_MIN + 1u - 2u)
+#define BENCH_PER_PORT	   (2u * BENCH_RELAY_SPAN)
+#define BENCH_MAX_PORTS	   8u
+#define BENCH_MAX_ALLOCS   (BENCH_MAX_PORTS * BENCH_PER_PORT)
 #define BENCH_TURN_PORT	   3478u
 #define BENCH_DHT_PORT	   4222u
 #define BENCH_NETWORK_ID   94u

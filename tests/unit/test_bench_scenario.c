@@ -196,14 +196,22 @@ Test(bench_scenario, table_entries_match_the_frames)
 	struct sn_turn_perm_value pv;
 	struct sn_turn_channel_key ck;
 	struct sn_turn_channel_value cv;
-	/* Relayed ports are unique per family over the whole range. */
+	/* Relayed ports are unique per family and port, and skip the service ports. */
 	bench_alloc_entry(0, 1, &ak, &av, &pk, &pv, &ck, &cv);
 	cr_assert_eq(av.relay_port4, BENCH_RELAY_MIN);
+	cr_assert_eq(av.port_idx, 0);
+	bench_alloc_entry(BENCH_TURN_PORT - BENCH_RELAY_MIN, 1, &ak, &av, &pk, &pv, &ck, &cv);
+	cr_assert_eq(av.relay_port4, BENCH_TURN_PORT + 1);
 	bench_alloc_entry(BENCH_RELAY_SPAN, 1, &ak, &av, &pk, &pv, &ck, &cv);
 	cr_assert_eq(av.relay_port6, BENCH_RELAY_MIN);
 	cr_assert_eq(av.relay_port4, 0);
-	bench_alloc_entry(BENCH_MAX_ALLOCS - 1, 1, &ak, &av, &pk, &pv, &ck, &cv);
+	bench_alloc_entry(BENCH_PER_PORT - 1, 1, &ak, &av, &pk, &pv, &ck, &cv);
 	cr_assert_eq(av.relay_port6, BENCH_RELAY_MAX);
+	bench_alloc_entry(BENCH_MAX_ALLOCS - 1, 1, &ak, &av, &pk, &pv, &ck, &cv);
+	cr_assert_eq(av.port_idx, BENCH_MAX_PORTS - 1);
+	cr_assert_eq(av.relay_port6, BENCH_RELAY_MAX);
+	cr_assert_eq(av.client.family == AF_INET ? av.client.dst[2] : av.client.dst[7],
+		     BENCH_MAX_PORTS - 1, "198.18.7.1 or 2001:db8:5e:7::1");
 	cr_assert_eq(pk.family, cv.family);
 	cr_assert(memcmp(pk.peer, cv.peer, 16) == 0);
 	cr_assert(sn_channel_valid(ck.channel, 0));
