@@ -21,6 +21,7 @@ static const uint32_t fixed_body[SN_MSG_TYPE_MAX] = {
     [SN_MSG_PUNT] = sizeof(struct sn_msg_punt),
     [SN_MSG_INJECT] = sizeof(struct sn_msg_inject),
     [SN_MSG_KEEPALIVE] = 0,
+    [SN_MSG_GUARD_REPORT] = sizeof(struct sn_msg_guard_report),
 };
 
 static int family_ok(uint8_t family)
@@ -90,6 +91,21 @@ int sn_msg_parse(const void *buf, size_t len, struct sn_msg_view *view)
 			return -EBADMSG;
 		view->u.inject = inj;
 		view->payload = inj->payload;
+		return 0;
+	}
+	case SN_MSG_GUARD_REPORT: {
+		const struct sn_msg_guard_report *r = (const void *)body;
+		if (r->n_entries > SN_GUARD_REPORT_MAX ||
+		    (uint32_t)r->n_entries * sizeof(r->entries[0]) != body_len - fixed)
+			return -EBADMSG;
+		for (uint16_t i = 0; i < r->n_entries; i++) {
+			const struct sn_guard_report_entry *e = &r->entries[i];
+			if (!family_ok(e->family) || e->prefix_len == 0 ||
+			    e->prefix_len > (e->family == 2 ? 32 : 128) ||
+			    e->reason >= SN_GUARD_RR_MAX || e->pad)
+				return -EBADMSG;
+		}
+		view->u.guard_report = r;
 		return 0;
 	}
 	default:

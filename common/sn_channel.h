@@ -15,6 +15,7 @@
  *   control -> INJECT                     (dataplane sends the UDP datagram; no answer)
  *                                         dataplane -> PUNT (packet + metadata)
  *   either  -> KEEPALIVE                  (liveness; the other side ignores it)
+ *                                         dataplane -> GUARD_REPORT (heavy hitters)
  *   either  -> ERROR (bad message: seq and errno echoed)
  * A version mismatch in HELLO closes the connection after an ERROR.
  *
@@ -45,7 +46,8 @@ enum sn_msg_type {
 	SN_MSG_PUNT = 8,
 	SN_MSG_INJECT = 9,
 	SN_MSG_KEEPALIVE = 10,
-	SN_MSG_TYPE_MAX = 11,
+	SN_MSG_GUARD_REPORT = 11, /* dataplane -> control: heavy hitters of one worker */
+	SN_MSG_TYPE_MAX = 12,
 };
 
 struct sn_msg_hdr {
@@ -87,7 +89,8 @@ enum sn_table_id {
 	SN_TABLE_TURN_CHANNEL = 4, /* key sn_turn_channel_key, value sn_turn_channel_value */
 	SN_TABLE_DHT_NODE = 5,	   /* key sn_dht_node_key, value sn_dht_node_value */
 	SN_TABLE_DHT_STATE = 6,	   /* key sn_dht_state_key, value sn_dht_state_value */
-	SN_TABLE_MAX = 7,
+	SN_TABLE_GUARD = 7,	   /* key sn_guard_key, value sn_guard_value */
+	SN_TABLE_MAX = 8,
 };
 
 enum sn_table_op {
@@ -173,6 +176,37 @@ struct sn_msg_inject {
 	uint8_t payload[];
 };
 
+/* One source or prefix in a heavy-hitter report: the policed drops charged to it over the
+ * interval (space-saving counts: upper bounds). */
+struct sn_guard_report_entry {
+	uint8_t family;	    /* AF_INET or AF_INET6 */
+	uint8_t prefix_len; /* 32/128: one address; else the prefix that was policed or banned */
+	uint8_t reason;	    /* enum sn_guard_report_reason of its first drop this interval */
+	uint8_t pad;
+	uint32_t drops;
+	uint8_t addr[16]; /* network order, host bits zero; IPv4 in the first 4 bytes */
+};
+_Static_assert(sizeof(struct sn_guard_report_entry) == 24, "report entry layout is fixed");
+
+enum sn_guard_report_reason {
+	SN_GUARD_RR_SOURCE = 0,	 /* over the per-source limit */
+	SN_GUARD_RR_PREFIX = 1,	 /* over the per-prefix limit */
+	SN_GUARD_RR_BANNED = 2,	 /* banned by control */
+	SN_GUARD_RR_SUSPECT = 3, /* over the tighter limit of a suspect source */
+	SN_GUARD_RR_MAX = 4,
+};
+
+#define SN_GUARD_REPORT_MAX 256 /* entries in one GUARD_REPORT */
+
+/* GUARD_REPORT: one worker's heavy hitters of one interval, most drops first. */
+struct sn_msg_guard_report {
+	uint16_t lcore;	      /* worker lcore */
+	uint16_t n_entries;   /* entries that follow, at most SN_GUARD_REPORT_MAX */
+	uint32_t interval_ms; /* guard.report_ms */
+	uint64_t drops;	      /* all policed drops of the worker in the interval */
+	struct sn_guard_report_entry entries[];
+};
+
 /* A parsed, length-checked view of one message. Pointers point into the caller's buffer. */
 struct sn_msg_view {
 	const struct sn_msg_hdr *hdr;
@@ -185,6 +219,7 @@ struct sn_msg_view {
 		const struct sn_msg_dump_end *dump_end;
 		const struct sn_msg_punt *punt;
 		const struct sn_msg_inject *inject;
+		const struct sn_msg_guard_report *guard_report;
 	} u;
 	const uint8_t *key; /* TABLE_CMD/DUMP_ENTRY */
 	const uint8_t *val;
@@ -306,6 +341,28 @@ struct sn_dht_state_value {
 	uint32_t network_id;	/* OpenDHT network id (n); 0: none */
 	uint8_t token_cur[32];	/* write-token secrets: current ... */
 	uint8_t token_prev[32]; /* ... and previous (tokens stay valid one rotation) */
+};
+
+/* --- guard table (issue 5): bans and suspect marks control pushes. A packet whose source
+ * lies inside an unexpired entry is dropped (ban) or policed with tighter limits
+ * (suspect). --- */
+
+enum sn_guard_action {
+	SN_GUARD_BAN = 1,
+	SN_GUARD_SUSPECT = 2,
+};
+
+struct sn_guard_key {
+	uint8_t family;	    /* AF_INET or AF_INET6 */
+	uint8_t prefix_len; /* 1..32 or 1..128 */
+	uint16_t pad;
+	uint8_t addr[16]; /* network order, host bits zero; IPv4 in the first 4 bytes */
+};
+
+struct sn_guard_value {
+	uint8_t action; /* enum sn_guard_action */
+	uint8_t pad[7];
+	uint64_t expires_ns; /* CLOCK_REALTIME */
 };
 
 #endif

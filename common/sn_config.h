@@ -183,6 +183,29 @@ struct sn_promotion_config {
 	struct sn_cidr suspects[SN_CONFIG_MAX_PROMO_SUSPECTS]; /* Sybil suspects (fallback list) */
 };
 
+/* Source guard (issue 5; dataplane/guard.h, control/guard.h). Rates are per worker: RSS
+ * sends a source to one worker. Index of the class arrays: dht, stun, punt. */
+struct sn_guard_config {
+	bool enabled;
+	uint32_t table_entries;	  /* policer entries per worker (power of 2) */
+	uint32_t source_rate[3];  /* packets/s per source address, per class */
+	uint32_t source_burst[3]; /* bucket depth, per class */
+	uint32_t prefix_rate[3];  /* packets/s per /24 or /64, per class */
+	uint32_t prefix_burst[3];
+	uint32_t aggregate_rate; /* packets/s per class for sources the full table cannot hold */
+	uint32_t aggregate_burst;
+	uint32_t punt_rate; /* punts/s per worker, all reasons together */
+	uint32_t punt_burst;
+	uint32_t report_ms;	  /* heavy-hitter report period */
+	uint32_t top_k;		  /* keys per worker report */
+	uint32_t ban_drops;	  /* drops in one report that count as a strike */
+	uint32_t ban_intervals;	  /* consecutive strikes that ban */
+	uint32_t ban_seconds;	  /* ban length */
+	uint32_t suspect_seconds; /* suspect mark length after the first strike */
+	uint32_t suspect_factor;  /* a suspect's limits are divided by this */
+	uint32_t max_bans;	  /* bans and suspect marks held at once */
+};
+
 struct sn_config {
 	char path[SN_CONFIG_PATH_LEN];	      /* file it was loaded from */
 	char runtime_dir[SN_CONFIG_PATH_LEN]; /* sockets and stats segment */
@@ -192,6 +215,7 @@ struct sn_config {
 	struct sn_control_config control;
 	struct sn_turn_config turn;
 	struct sn_dht_config dht;
+	struct sn_guard_config guard;
 	struct sn_promotion_config promotion;
 };
 

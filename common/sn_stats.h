@@ -65,7 +65,12 @@
 	X(TURN_CHANNELDATA_OUT, "turn_channeldata_out",                                            \
 	  "Peer datagrams sent to clients as ChannelData")                                         \
 	X(TURN_DATA_INDICATIONS, "turn_data_indications",                                          \
-	  "Peer datagrams sent to clients as Data indications")
+	  "Peer datagrams sent to clients as Data indications")                                    \
+	X(GUARD_EVICTIONS, "guard_evictions",                                                      \
+	  "Idle guard policer entries replaced by new sources")                                    \
+	X(GUARD_TABLE_FULL, "guard_table_full",                                                    \
+	  "Packets policed by the guard's aggregate bucket: no room in the policer table")         \
+	X(GUARD_REPORTS, "guard_reports", "Guard heavy-hitter reports published by the worker")
 
 /* Why a packet was dropped: enum name, `reason` label. Every drop increments exactly one. */
 #define SN_DROP_REASONS(X)                                                                         \
@@ -129,7 +134,12 @@
 	X(TURN_NO_CHANNEL, "turn_no_channel")	    /* ChannelData on an unbound channel */        \
 	X(TURN_EXPIRED, "turn_expired")		/* allocation, permission or channel expired */    \
 	X(TURN_PEER_FAMILY, "turn_peer_family") /* no relayed address of the peer's family */      \
-	X(TURN_TOO_BIG, "turn_too_big")		/* relayed datagram over the port MTU */
+	X(TURN_TOO_BIG, "turn_too_big")		/* relayed datagram over the port MTU */           \
+	X(GUARD_BANNED, "guard_banned")		/* guard: source or prefix banned by control */    \
+	X(GUARD_SUSPECT, "guard_suspect")	/* guard: over a suspect source's tighter limit */ \
+	X(GUARD_SOURCE, "guard_source")	      /* guard: over the per-source limit of its class */  \
+	X(GUARD_PREFIX, "guard_prefix")	      /* guard: over the /24 or /64 limit of its class */  \
+	X(GUARD_AGGREGATE, "guard_aggregate") /* guard: table full, over the aggregate limit */
 
 enum sn_lcore_counter {
 #define SN_X_ENUM(name, suffix, help) SN_CTR_##name,
@@ -195,6 +205,10 @@ struct sn_stats_gauges {
 	uint64_t dispatch_entries;   /* entries in the UDP dispatch table */
 	uint64_t neigh_entries;	     /* entries in the neighbour table */
 	uint64_t punt_ring_used;     /* punted packets waiting for the main lcore */
+	uint64_t guard_entries;	     /* guard policer entries in use, all workers */
+	uint64_t guard_capacity;     /* guard policer entries allocated, all workers */
+	uint64_t guard_table_bytes;  /* bytes of those tables */
+	uint64_t guard_bans;	     /* bans and suspect marks in the dataplane's table */
 };
 
 struct sn_stats_segment {

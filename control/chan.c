@@ -709,6 +709,10 @@ int ctl_chan_handle(struct ctl_chan *ch, const void *buf, size_t len, uint64_t n
 		break;
 	case SN_MSG_KEEPALIVE:
 		break;
+	case SN_MSG_GUARD_REPORT:
+		if (ch->guard_report)
+			ch->guard_report(v.u.guard_report, now);
+		break;
 	default: /* TABLE_CMD, DUMP_REQ, INJECT go the other way */
 		count_err(ch, CTL_ERR_UNEXPECTED);
 		log_bad(ch, now, "message type only control sends", -EPROTO);

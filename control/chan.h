@@ -79,7 +79,7 @@ struct ctl_table_hooks {
 	bool (*ack)(void *arg, uint32_t seq, int32_t result, uint32_t entries);
 	void *arg;
 };
-#define CTL_CHAN_MAX_HOOKS 4
+#define CTL_CHAN_MAX_HOOKS 8
 
 struct ctl_chan_params {
 	const char *runtime_dir; /* channel socket is <runtime_dir>/SN_CHANNEL_SOCKET */
@@ -139,6 +139,8 @@ struct ctl_chan {
 	int n_hooks;
 	struct ctl_table_hooks hooks[CTL_CHAN_MAX_HOOKS]; /* ctl_chan_add_table_hooks */
 	uint16_t module_dump; /* table of a ctl_chan_request_dump() being answered, 0: none */
+	/* GUARD_REPORT handler (guard.h sets it); NULL: reports are counted and ignored */
+	void (*guard_report)(const struct sn_msg_guard_report *r, uint64_t now);
 
 	struct ctl_ratelimit rl; /* log lines about bad messages */
 	uint8_t rx[SN_CHANNEL_MAX_MSG] __attribute__((aligned(8)));

@@ -46,8 +46,8 @@ int ctl_guard_init(const struct sn_config *cfg, struct ctl_chan *chan);
 void ctl_guard_fini(void);
 /* Expiry and resends; called from the event loop's tick. now is monotonic ns. */
 void ctl_guard_tick(uint64_t now);
-/* Handles one SN_MSG_GUARD_REPORT (view checked by sn_msg_parse). */
-void ctl_guard_on_report(const void *report, uint32_t len, uint64_t now);
+/* Handles one SN_MSG_GUARD_REPORT (checked by sn_msg_parse); the channel calls it. */
+void ctl_guard_on_report(const struct sn_msg_guard_report *r, uint64_t now);
 
 /* Bans family/addr/prefix_len (AF_INET or AF_INET6; IPv4 in the first 4 bytes; bits past
  * prefix_len ignored; prefix_len 0 refused) for `seconds` (> 0): every packet from it is
@@ -63,8 +63,16 @@ int ctl_guard_suspect(int family, const uint8_t addr[16], uint8_t prefix_len, ui
 /* Lifts a ban or suspect mark of exactly this key. Returns 0 or -ENOENT. */
 int ctl_guard_unban(int family, const uint8_t addr[16], uint8_t prefix_len);
 
-/* `bans` for the admin socket: text table or JSON {"bans":[...]} into out. */
-void ctl_guard_list(struct ctl_buf *out, bool json, uint64_t now);
+/* Admin commands (admin.c rows): `bans` lists entries (text table or JSON
+ * {"bans":[{"address","prefix_len","action","reason","expires_in_s","hits"}],...});
+ * `ban ADDR[/LEN] SECONDS [suspect]` and `unban ADDR[/LEN]` (LEN defaults to 32/128). */
+struct ctl_admin_ctx;
+int ctl_guard_cmd_bans(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
+		       struct ctl_buf *out);
+int ctl_guard_cmd_ban(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
+		      struct ctl_buf *out);
+int ctl_guard_cmd_unban(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
+			struct ctl_buf *out);
 /* Appends the supernode_guard_* families (control side) to out. Any thread. */
 void ctl_guard_metrics_render(struct ctl_buf *out);
 

@@ -6,6 +6,7 @@
 #include "dht.h"
 #include "echo.h"
 #include "event.h"
+#include "guard.h"
 #include "http.h"
 #include "promotion.h"
 #include "reload.h"
@@ -169,6 +170,7 @@ static void on_tick(struct ctl_main *m)
 		SN_WARN("read timerfd: %s", strerror(errno));
 	ctl_chan_tick(&m->chan, now);
 	ctl_admin_tick(&m->admin, now);
+	ctl_guard_tick(now);
 	ctl_dht_tick(m->dht, now);
 	ctl_turn_tick(m->turn, now);
 	ctl_promotion_tick(m->promo, now);
@@ -329,6 +331,8 @@ int main(int argc, char **argv)
 		goto out;
 	m->chan_ok = true;
 	ctl_chan_set_punt_handler(&m->chan, SN_PUNT_ECHO, ctl_echo_handle, NULL);
+	if (ctl_guard_init(&m->cfg, &m->chan) < 0)
+		goto out;
 	if (ctl_dht_init(&m->dht, &m->cfg, &m->chan) < 0)
 		goto out;
 	/* modules that apply config changes at runtime register with ctl_reload_register() */
@@ -372,6 +376,7 @@ out:
 	m->ctr.turn = NULL;
 	ctl_turn_destroy(m->turn);
 	ctl_dht_fini(m->dht);
+	ctl_guard_fini();
 	if (m->chan_ok)
 		ctl_chan_fini(&m->chan);
 	if (m->timerfd >= 0)

@@ -1,5 +1,6 @@
 #include "metrics.h"
 #include "dht.h"
+#include "guard.h"
 #include "promotion.h"
 #include "stats_reader.h"
 #include "turn.h"
@@ -269,6 +270,15 @@ static void render_gauges(struct ctl_buf *b, const struct sn_stats_gauges *g)
 		neigh_entries),
 	    ROW("supernode_dataplane_punt_ring_packets", "gauge",
 		"Punted packets waiting for the main lcore", punt_ring_used),
+	    ROW("supernode_guard_policer_entries", "gauge",
+		"Guard policer entries in use, all workers (bounded by the capacity)",
+		guard_entries),
+	    ROW("supernode_guard_policer_capacity", "gauge",
+		"Guard policer entries allocated at start, all workers", guard_capacity),
+	    ROW("supernode_guard_policer_bytes", "gauge",
+		"Bytes of the guard policer tables, all workers", guard_table_bytes),
+	    ROW("supernode_guard_dataplane_bans", "gauge",
+		"Bans and suspect marks in the dataplane's guard table", guard_bans),
 #undef ROW
 	};
 
@@ -367,6 +377,7 @@ int ctl_metrics_render(struct ctl_buf *out, const struct sn_stats_segment *seg,
 	}
 	render_control(out, ctr);
 	ctl_dht_metrics_render(out);
+	ctl_guard_metrics_render(out);
 	ctl_promotion_metrics_render(out);
 	if (ctr->turn)
 		render_turn(out, ctr->turn);

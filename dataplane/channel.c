@@ -32,6 +32,7 @@ const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX] = {
     [SN_TABLE_TURN_ALLOC] = &sn_dp_table_turn_alloc,
     [SN_TABLE_TURN_PERM] = &sn_dp_table_turn_perm,
     [SN_TABLE_TURN_CHANNEL] = &sn_dp_table_turn_channel,
+    [SN_TABLE_GUARD] = &sn_dp_table_guard,
 };
 
 static struct {
@@ -457,4 +458,25 @@ int channel_send_punts(void)
 			st->drops[SN_DROP_PUNT_CHANNEL_FULL]++;
 	}
 	return (int)n;
+}
+
+int channel_send_guard_report(uint16_t lcore, const struct sn_guard_report_entry *e, uint16_t n,
+			      uint64_t drops, uint32_t interval_ms)
+{
+	if (ch.conn_fd < 0 || !ch.hello_done)
+		return -ENOTCONN;
+	if (n > SN_GUARD_REPORT_MAX)
+		n = SN_GUARD_REPORT_MAX;
+	struct sn_msg_guard_report *r =
+	    (struct sn_msg_guard_report *)(ch.tx_buf + sizeof(struct sn_msg_hdr));
+	memset(r, 0, sizeof(*r));
+	r->lcore = lcore;
+	r->n_entries = n;
+	r->interval_ms = interval_ms;
+	r->drops = drops;
+	memcpy(r->entries, e, n * sizeof(*e));
+	return send_msg(ch.tx_buf,
+			sn_msg_init(ch.tx_buf, SN_MSG_GUARD_REPORT, ch.tx_seq++,
+				    (uint32_t)(sizeof(*r) + n * sizeof(*e))),
+			false);
 }

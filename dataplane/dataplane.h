@@ -20,6 +20,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "guard.h"
 #include "l3.h"
 #include "sn_log.h"
 #include "sn_config.h"
@@ -70,6 +71,8 @@ struct sn_worker {
 	struct sn_tx_buffer tx[SN_CONFIG_MAX_PORTS];
 	struct sn_policer punt_reason[SN_PUNT_MAX];
 	struct sn_policer punt_source[SN_SOURCE_BUCKETS];
+	struct sn_policer punt_all; /* all punts of this worker (guard.punt_rate_pps) */
+	struct sn_guard guard;	    /* per-source policers and heavy hitters (guard.h) */
 } __rte_cache_aligned;
 
 struct sn_dp_port {
@@ -97,6 +100,8 @@ struct sn_dp {
 	/* policer parameters in TSC cycles */
 	uint64_t punt_interval, punt_tolerance;
 	uint64_t source_interval, source_tolerance;
+	struct sn_guard_params guard;	 /* from cfg.guard (guard.h) */
+	struct sn_guard_bans guard_bans; /* SN_TABLE_GUARD: bans and suspect marks */
 	/* tables: written by the main lcore only */
 	struct sn_dispatch_table dispatch;
 	struct sn_neigh_table neigh;
@@ -143,7 +148,8 @@ extern const struct sn_dp_table *const sn_dp_tables[SN_TABLE_MAX];
 extern const struct sn_dp_table sn_dp_table_dispatch;			     /* dispatch.c */
 extern const struct sn_dp_table sn_dp_table_dht_node, sn_dp_table_dht_state; /* dht.c */
 extern const struct sn_dp_table sn_dp_table_turn_alloc, sn_dp_table_turn_perm,
-    sn_dp_table_turn_channel; /* turn.c */
+    sn_dp_table_turn_channel;			   /* turn.c */
+extern const struct sn_dp_table sn_dp_table_guard; /* guard_dp.c */
 
 /* Fast handlers for UDP datagrams the dispatcher gives them (worker context). They own m
  * from then on: send it (tx_enqueue), punt it or count a drop. */
@@ -199,6 +205,18 @@ int channel_poll(void);
 int channel_send_punts(void);
 /* File descriptors to wait on when idle (up to 2). */
 int channel_fds(int fds[2]);
+
+/* guard_dp.c: the guard's dataplane glue (main lcore): init after the workers are laid
+ * out and before they start; poll sends the workers' heavy-hitter reports to control;
+ * gauges fills the guard gauges of the stats segment (inside a write group). */
+int sn_dp_guard_init(void);
+void sn_dp_guard_fini(void);
+void sn_dp_guard_poll(void);
+void sn_dp_guard_gauges(struct sn_stats_gauges *g);
+/* channel.c: sends one GUARD_REPORT (dropped and counted when the socket is full or no
+ * control is connected). Returns 0 or a negative errno. */
+int channel_send_guard_report(uint16_t lcore, const struct sn_guard_report_entry *e, uint16_t n,
+			      uint64_t drops, uint32_t interval_ms);
 
 /* main.c */
 uint64_t sn_tsc_to_ns(uint64_t tsc);

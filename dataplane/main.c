@@ -115,11 +115,10 @@ static int port_setup(uint16_t idx, const struct sn_port_config *pc)
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = pc->mtu;
 	if (nq > 1) {
-		/* RSS on addresses and ports: one source always meets the same worker, which
-		 * is what keeps per-source policer state unshared. */
+		/* RSS on addresses only: one source always meets the same worker whatever its
+		 * ports, which keeps the guard's per-source policer state unshared (guard.h). */
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf =
-		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
 	}
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
@@ -202,6 +201,7 @@ static void stats_update(void)
 	g->dispatch_entries = sn_dp.dispatch.current->entries;
 	g->neigh_entries = sn_dp.neigh.current->entries;
 	g->punt_ring_used = rte_ring_count(sn_dp.punt_ring);
+	sn_dp_guard_gauges(g);
 	seg->heartbeat_ns = wall_ns();
 	sn_stats_write_end(seg);
 }
@@ -282,6 +282,7 @@ static void main_loop(void)
 		unsigned work = apply_learned();
 		work += (unsigned)channel_poll();
 		work += (unsigned)channel_send_punts();
+		sn_dp_guard_poll();
 		sn_rcu_reclaim(&sn_dp.rcu);
 
 		uint64_t now = wall_ns();
@@ -413,6 +414,8 @@ int main(int argc, char **argv)
 	}
 	sn_dp.main_stats = &sn_dp.stats->lcores[sn_dp.n_workers];
 	sn_dp.stats->lcore_ids[sn_dp.n_workers] = d->main_lcore;
+	if (sn_dp_guard_init() < 0)
+		goto out_tables;
 
 	for (int i = 0; i < d->n_ports; i++) {
 		if (port_setup((uint16_t)i, &d->ports[i]) < 0)
@@ -455,6 +458,7 @@ out_tables:
 	sn_rcu_writer_fini(&sn_dp.rcu);
 	sn_dispatch_fini(&sn_dp.dispatch);
 	sn_neigh_fini(&sn_dp.neigh);
+	sn_dp_guard_fini();
 out_eal:
 	rte_eal_cleanup();
 out_config:

@@ -88,7 +88,9 @@ static void punt(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
 	struct sn_policer *src_bucket =
 	    &w->punt_source[source_hash(frame, res) & (SN_SOURCE_BUCKETS - 1)];
 	if (!police(src_bucket, now, sn_dp.source_interval, sn_dp.source_tolerance) ||
-	    !police(&w->punt_reason[reason], now, sn_dp.punt_interval, sn_dp.punt_tolerance))
+	    !police(&w->punt_reason[reason], now, sn_dp.punt_interval, sn_dp.punt_tolerance) ||
+	    !police(&w->punt_all, now, sn_dp.guard.punt_all.interval,
+		    sn_dp.guard.punt_all.tolerance))
 		return count_drop(w, SN_DROP_PUNT_POLICED, m);
 
 	struct sn_pkt_meta *meta = sn_meta(m);
@@ -107,6 +109,32 @@ static void punt(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
 	w->stats->counters[SN_CTR_PUNTED]++;
 }
 
+/* The guard class of a datagram for `handler`, or -1 when the guard does not police it:
+ * media (ChannelData, Send indications) is checked against the allocation table by turn.c
+ * and must never be dropped here. Looks at two payload bytes at most. */
+static inline int guard_class(uint8_t handler, const uint8_t *frame, const struct sn_l3_result *res)
+{
+	switch (handler) {
+	case SN_UDP_HANDLER_DHT:
+		return SN_GUARD_DHT;
+	case SN_UDP_HANDLER_TURN: {
+		if (res->payload_len < 2)
+			return SN_GUARD_STUN; /* dropped as malformed later; cheap either way */
+		const uint8_t *p = frame + res->payload_off;
+		if ((p[0] & 0xc0) == 0x40)
+			return -1; /* ChannelData */
+		if (p[0] == 0x00 && p[1] == 0x16)
+			return -1; /* Send indication */
+		return SN_GUARD_STUN;
+	}
+	case SN_UDP_HANDLER_PUNT:
+	case SN_UDP_HANDLER_ECHO:
+		return SN_GUARD_PUNT;
+	default:
+		return -1;
+	}
+}
+
 static void handle_udp(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_idx,
 		       const struct sn_l3_result *res, const struct sn_dispatch_snap *dispatch,
 		       uint64_t now)
@@ -119,6 +147,19 @@ static void handle_udp(struct sn_worker *w, struct rte_mbuf *m, uint16_t port_id
 		 * a dispatch entry keep it, so a relay range over 3478 or 4222 breaks nothing. */
 		w->stats->counters[SN_CTR_UDP_DISPATCHED]++;
 		return sn_turn_relay(w, m, port_idx, res, now);
+	}
+	if (sn_dp.guard.enabled) {
+		/* Per-source policing before any handler parses a byte (guard.h). */
+		int cls = guard_class(handler, frame, res);
+		if (cls >= 0) {
+			const uint8_t *src =
+			    frame + res->l3_off + (res->family == AF_INET ? 12 : 8);
+			unsigned r = sn_guard_check(
+			    &w->guard, &sn_dp.guard, rcu_dereference(sn_dp.guard_bans.current),
+			    res->family, src, (enum sn_guard_class)cls, now);
+			if (unlikely(r != SN_DROP_MAX))
+				return count_drop(w, (enum sn_drop_reason)r, m);
+		}
 	}
 	switch (handler) {
 	case SN_UDP_HANDLER_PUNT:
@@ -237,6 +278,10 @@ int worker_main(void *arg)
 			}
 		}
 		sn_turn_flush(w, now); /* TURN packets of this round (turn.c) */
+		sn_guard_tick(&w->guard, &sn_dp.guard, now);
+		st->counters[SN_CTR_GUARD_EVICTIONS] = w->guard.evictions;
+		st->counters[SN_CTR_GUARD_TABLE_FULL] = w->guard.full;
+		st->counters[SN_CTR_GUARD_REPORTS] = w->guard.reports;
 		if (w->index == 0)
 			got += drain_injects(w);
 		tx_flush(w);

@@ -8,6 +8,8 @@
  *    handling this record; bit 1: a tick follows; bits 2-7: seconds that pass first.
  *    Everything control sends must parse, and its view of the dispatch table must stay
  *    consistent.
+ * The guard (control/guard.c) is registered, so GUARD_REPORTs and guard dump entries reach
+ * it and the bans it pushes must parse too.
  * Seeds: tests/fuzz/corpus/channel/ (one valid message of each type, and sessions). */
 #include <errno.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@
 #include "chan.h"
 #include "counters.h"
 #include "echo.h"
+#include "guard.h"
 #include "sn_channel.h"
 #include "sn_log.h"
 
@@ -44,6 +47,9 @@ static void check_view(const struct sn_msg_view *v, size_t size)
 		       v->key + v->u.table_cmd->key_len != v->val))
 		abort();
 	if (v->payload && v->hdr->type == SN_MSG_PUNT && v->payload + v->u.punt->payload_len != end)
+		abort();
+	if (v->hdr->type == SN_MSG_GUARD_REPORT &&
+	    (const uint8_t *)&v->u.guard_report->entries[v->u.guard_report->n_entries] != end)
 		abort();
 	if (v->payload && v->hdr->type == SN_MSG_INJECT &&
 	    v->payload + v->u.inject->payload_len != end)
@@ -78,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    {.port = 4222, .handler = SN_UDP_HANDLER_DHT},
 	};
 	static struct ctl_chan ch;
+	static struct sn_config cfg; /* guard limits only */
 	struct ctl_counters ctr;
 	struct sn_msg_view v;
 	uint64_t now = 1000000000ull;
@@ -107,6 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ctl_chan_init(&ch, &p) != 0)
 		abort();
 	ctl_chan_set_punt_handler(&ch, SN_PUNT_ECHO, ctl_echo_handle, NULL);
+	cfg.guard = (struct sn_guard_config){.enabled = true,
+					     .report_ms = 1000,
+					     .ban_drops = 10,
+					     .ban_intervals = 2,
+					     .ban_seconds = 5,
+					     .suspect_seconds = 3,
+					     .suspect_factor = 4,
+					     .max_bans = 16};
+	if (ctl_guard_init(&cfg, &ch) != 0)
+		abort();
 	tx_fail = 0;
 	ctl_chan_start_session(&ch, now);
 	while (size - off >= 3) {
@@ -129,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ctl_chan_tick(&ch, now);
 	}
 	check_chan(&ch);
+	ctl_guard_fini();
 	ctl_chan_fini(&ch);
 	return 0;
 }

@@ -8,6 +8,8 @@ raw STUN/TURN (long-term credentials of the lab user):
   .31 .32 .33  long-lived and active: a get every 0.3 s; answer every query (open address)
   .35          NATed: as active, but drops datagrams that do not come from the DHT port
   .40          Sybil suspect (promotion.suspects in the test config); active, open
+  .42          Sybil suspect marked with `supernodectl suspect` (the trust module), when
+               --trust-suspect is given; active, open
   .41          misbehaving: active, open, and puts with wrong tokens (answered 401)
   .34          short-lived: two gets, then gone
   .50          TURN only: allocations that raise the load past the threshold, then one
@@ -224,6 +226,8 @@ def main():
     ap.add_argument("--ctl", required=True, help="command prefix, e.g. './supernode ctl'")
     ap.add_argument("--network", type=int, default=94)
     ap.add_argument("--port", type=int, default=4222)
+    ap.add_argument("--trust-suspect", default=None,
+                    help="an address the trust module was told is a suspect")
     args = ap.parse_args()
     cmd = args.ctl.split()
     app = (args.app4, args.port)
@@ -234,8 +238,10 @@ def main():
     bad = Sim("198.18.0.41", app, args.network, misbehave=True)
     short = Sim("198.18.0.34", app, args.network, period=0.5)
     sims = good + [nat, sus, bad, short]
+    if args.trust_suspect:
+        sims.append(Sim(args.trust_suspect, app, args.network))
 
-    # (1) below the threshold: 7 DHT clients of capacity 20 -> load 350
+    # (1) below the threshold: 7 (or 8) DHT clients of capacity 20 -> load 350 (400)
     run_for(sims, 2.0)
     short.close()
     sims.remove(short)
@@ -243,8 +249,8 @@ def main():
     j = ctl(cmd)
     check(j.get("enabled") is True, "promotion is on")
     load0 = j.get("load", {}).get("permille", -1)
-    check(0 < load0 < j.get("load_high", 0), "load %d below load_high %d with 7 DHT clients"
-          % (load0, j.get("load_high", 0)))
+    check(0 < load0 < j.get("load_high", 0), "load %d below load_high %d with %d DHT clients"
+          % (load0, j.get("load_high", 0), len(sims) + 1))
     check(j.get("state") == "low" and j.get("decisions_total") == 0,
           "state low, no decision below the threshold (state %s, decisions %s)"
           % (j.get("state"), j.get("decisions_total")))
@@ -255,7 +261,7 @@ def main():
           "open clients answered the dial-back probe")
 
     # (2) TURN allocations raise the load past load_high (500 = 10 clients)
-    turn = [Turn(args.app4, "198.18.0.50") for _ in range(3)]
+    turn = [Turn(args.app4, "198.18.0.50") for _ in range(10 - len(sims) - 1)]
     for i, t in enumerate(turn):
         check(t.allocate(), "allocation %d from 198.18.0.50" % (i + 1))
         run_for(sims, 0.5)
@@ -278,7 +284,8 @@ def main():
     status = {c["addr"]: c["status"] for c in j.get("clients", [])}
     for ip, want in (("198.18.0.35", "unreachable"), ("198.18.0.40", "suspect"),
                      ("198.18.0.41", "misbehaved"), ("198.18.0.34", "short_lived"),
-                     ("198.18.0.50", "no_node_id")):
+                     ("198.18.0.50", "no_node_id")) + (
+                         ((args.trust_suspect, "suspect"),) if args.trust_suspect else ()):
         check(status.get(ip) == want, "%s not invited: %s (want %s)" % (ip, status.get(ip), want))
     changes = j.get("state_changes", -1)
 

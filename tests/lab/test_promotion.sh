@@ -4,7 +4,8 @@
 # tiny (20 clients = load 1000, load_high 500, load_low 250, dwell 3 s) and probe port 4300
 # dispatched to punt. promotion_lab.py drives simulated clients from 198.18.0.31-.50 (added
 # on the kernel side of the lab interface): long-lived active open clients, a NATed one, a
-# Sybil suspect (promotion.suspects), a misbehaving one (wrong-token puts), a short-lived one,
+# Sybil suspect (promotion.suspects; a second one marked with `supernodectl suspect` when the
+# trust module is there), a misbehaving one (wrong-token puts), a short-lived one,
 # and a TURN-only one whose allocations raise the load past load_high and then make it hover
 # across it. Checks: no decision below the threshold; exactly the three long-lived active
 # open clients invited, each decision explained and stored; the others classified as
@@ -86,12 +87,19 @@ metric_equals 0 supernode_promotion_state || fail "promotion metrics missing or 
 app_id=$("$SN" ctl dht --json | sed -n 's/.*"node_id":"\([0-9a-f]\{40\}\)".*/\1/p')
 [[ -n $app_id ]] || fail "no node id from supernodectl dht"
 
-for h in 31 32 33 34 35 40 41 50; do
+for h in 31 32 33 34 35 40 41 42 50; do
 	in_ns ip addr add "198.18.0.$h/32" dev "$SN_LAB_IFACE"
 done
 
+# A suspect marked through the trust module (supernodectl suspect), when this build has it.
+trust=()
+if "$SN" ctl suspect 198.18.0.42 >&2; then
+	trust=(--trust-suspect 198.18.0.42)
+else
+	log "no trust module marks in this build: promotion.suspects only"
+fi
 out=$(in_ns /usr/bin/python3 "$SN_ROOT/tests/lab/promotion_lab.py" "$SN_APP4" \
-	--ctl "$SN ctl" 2>&1) || {
+	--ctl "$SN ctl" "${trust[@]}" 2>&1) || {
 	printf '%s\n' "$out" >&2
 	fail "promotion scenario failed"
 }
