@@ -2,7 +2,9 @@
  *
  *   supernodectl [--runtime-dir DIR | --config FILE] [--json] COMMAND [ARGS]
  *
- * Exit status: 0 ok, 1 error reply or failure, 2 usage, 3 supernode-control not running. */
+ * Exit status: 0 ok, 1 error reply or failure, 2 usage, 3 supernode-control not running.
+ * With --json every failure of our own (not running, no permission, timeout) also prints an
+ * object {"error": ...} on stdout, so a script always gets JSON to parse. */
 #include "admin.h"
 #include "buf.h"
 #include "json.h"
@@ -10,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,26 +46,49 @@ static void usage(FILE *out)
 		     "not running\n");
 }
 
+/* With --json: {"error": what, "socket": path, "detail": detail} on stdout. */
+static void json_error(bool json, const char *what, const char *path, const char *detail)
+{
+	struct ctl_buf b;
+	struct ctl_json j;
+
+	if (!json)
+		return;
+	ctl_buf_init(&b);
+	ctl_json_init(&j, &b);
+	ctl_json_obj_begin(&j);
+	ctl_json_kv_str(&j, "error", what);
+	ctl_json_kv_str(&j, "socket", path);
+	if (detail)
+		ctl_json_kv_str(&j, "detail", detail);
+	ctl_json_obj_end(&j);
+	if (ctl_json_finish(&j) == 0)
+		printf("%s\n", b.data);
+	ctl_buf_free(&b);
+}
+
 /* Prints the not-running message; with --json also an object on stdout. */
 static int not_running(const char *path, bool json)
 {
 	fprintf(stderr, "supernodectl: supernode-control is not running (no admin socket at %s)\n",
 		path);
-	if (json) {
-		struct ctl_buf b;
-		struct ctl_json j;
-
-		ctl_buf_init(&b);
-		ctl_json_init(&j, &b);
-		ctl_json_obj_begin(&j);
-		ctl_json_kv_str(&j, "error", "not running");
-		ctl_json_kv_str(&j, "socket", path);
-		ctl_json_obj_end(&j);
-		if (ctl_json_finish(&j) == 0)
-			printf("%s\n", b.data);
-		ctl_buf_free(&b);
-	}
+	json_error(json, "not running", path, NULL);
 	return 3;
+}
+
+/* Any other failure talking to control: message on stderr, JSON object with --json. */
+static int __attribute__((format(printf, 4, 5)))
+failed(const char *path, bool json, const char *what, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "supernodectl: %s: %s\n", what, detail);
+	json_error(json, what, path, detail);
+	return 1;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -215,7 +241,7 @@ int main(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "%s/%s", runtime_dir, ADMIN_SOCKET);
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "supernodectl: socket path %s too long\n", path);
+		status = failed(path, json, "bad runtime dir", "socket path %s too long", path);
 		goto out;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -223,33 +249,48 @@ int main(int argc, char **argv)
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		fprintf(stderr, "supernodectl: socket: %s\n", strerror(errno));
+		status = failed(path, json, "socket failed", "%s", strerror(errno));
 		goto out;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno == ENOENT || errno == ECONNREFUSED) {
+		/* ENOTDIR: the runtime dir is a file; either way nothing listens there */
+		if (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR)
 			status = not_running(path, json);
-		} else {
-			fprintf(stderr, "supernodectl: connect %s: %s\n", path, strerror(errno));
-		}
+		else if (errno == EACCES || errno == EPERM)
+			status = failed(path, json, "permission denied",
+					"%s is owner and group only: run as root or as a member of "
+					"its group",
+					path);
+		else
+			status =
+			    failed(path, json, "connect failed", "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	rc = write_all(fd, req.data, req.len);
 	if (rc == 0)
 		rc = read_reply(fd, &reply);
-	if (rc < 0) {
-		fprintf(stderr, "supernodectl: %s: %s\n", path, strerror(-rc));
+	if (rc == -ETIMEDOUT) {
+		status = failed(path, json, "no reply",
+				"supernode-control did not answer within %d s (busy or hung?)",
+				REPLY_TIMEOUT_MS / 1000);
 		goto out;
 	}
-	if (reply.len)
-		fwrite(reply.data, 1, reply.len, stdout);
+	if (rc < 0) {
+		status = failed(path, json, "request failed", "%s: %s", path, strerror(-rc));
+		goto out;
+	}
+	if (!reply.len) {
+		status = failed(path, json, "empty reply",
+				"supernode-control closed the connection without a reply");
+		goto out;
+	}
+	fwrite(reply.data, 1, reply.len, stdout);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "supernodectl: stdout: %s\n", strerror(errno));
 		goto out;
 	}
 	/* error replies: text "error: ...", JSON {"error":...} */
-	if (reply.len == 0 || !strncmp(reply.data, "error:", 6) ||
-	    !strncmp(reply.data, "{\"error\":", 9))
+	if (!strncmp(reply.data, "error:", 6) || !strncmp(reply.data, "{\"error\":", 9))
 		status = 1;
 	else
 		status = 0;
