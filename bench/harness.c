@@ -444,6 +444,23 @@ static const char *self_dir(char *buf, size_t len)
 	return buf;
 }
 
+/* --binary, else the build tree's dataplane next to this binary's dir, else an installed
+ * one beside this binary. */
+static int dataplane_bin(const struct hopts *o, char *bin, size_t len)
+{
+	char selfd[PATH_MAX];
+	if (o->binary) {
+		snprintf(bin, len, "%s", o->binary);
+		return 0;
+	}
+	self_dir(selfd, sizeof(selfd));
+	if (pjoin(bin, len, selfd, "../dataplane/supernode-dataplane") < 0)
+		return -ENAMETOOLONG;
+	if (access(bin, X_OK) == 0)
+		return 0;
+	return pjoin(bin, len, selfd, "supernode-dataplane");
+}
+
 static int make_workdir(struct hopts *o, char *dir, size_t len, const char *what)
 {
 	if (o->workdir)
@@ -891,7 +908,7 @@ int bench_dataplane_main(int argc, char **argv)
 		return rc > 0 ? 0 : 64;
 	const struct bench_plan *p = &o.plan;
 	char dir[PATH_MAX], pcap[PATH_MAX], run_dir[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX];
-	char prefix[64], bin[PATH_MAX], selfd[PATH_MAX];
+	char prefix[64], bin[PATH_MAX];
 	if (make_workdir(&o, dir, sizeof(dir), "dataplane") < 0)
 		return 1;
 	if (pjoin(run_dir, sizeof(run_dir), dir, "run") < 0 ||
@@ -900,10 +917,7 @@ int bench_dataplane_main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "%s", o.prefix ? o.prefix : "");
 	if (!o.prefix)
 		snprintf(prefix, sizeof(prefix), "snbench%d", (int)getpid());
-	if (o.binary)
-		snprintf(bin, sizeof(bin), "%s", o.binary);
-	else if (pjoin(bin, sizeof(bin), self_dir(selfd, sizeof(selfd)),
-		       "../dataplane/supernode-dataplane") < 0)
+	if (dataplane_bin(&o, bin, sizeof(bin)) < 0)
 		return 1;
 	if (o.pcap) {
 		snprintf(pcap, sizeof(pcap), "%s", o.pcap);
@@ -1366,16 +1380,13 @@ int bench_latency_main(int argc, char **argv)
 		p->app_mac[i] = (uint8_t)mac[i];
 
 	char dir[PATH_MAX], run_dir[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[PATH_MAX];
-	char prefix[64], gen_prefix[80], bin[PATH_MAX], selfd[PATH_MAX];
+	char prefix[64], gen_prefix[80], bin[PATH_MAX];
 	if (make_workdir(&o, dir, sizeof(dir), "latency") < 0 ||
 	    pjoin(run_dir, sizeof(run_dir), dir, "run") < 0 ||
 	    pjoin(log, sizeof(log), dir, "dataplane.log") < 0 ||
 	    pjoin(sock, sizeof(sock), dir, "memif.sock") < 0)
 		return 1;
-	if (o.binary)
-		snprintf(bin, sizeof(bin), "%s", o.binary);
-	else if (pjoin(bin, sizeof(bin), self_dir(selfd, sizeof(selfd)),
-		       "../dataplane/supernode-dataplane") < 0)
+	if (dataplane_bin(&o, bin, sizeof(bin)) < 0)
 		return 1;
 	if (o.prefix)
 		snprintf(prefix, sizeof(prefix), "%s", o.prefix);
