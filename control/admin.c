@@ -646,9 +646,9 @@ static const struct admin_cmd admin_cmds[] = {
      "load (RFC 5765 7.1.2), state, client promotion status and decisions with their inputs",
      ctl_promotion_cmd},
     {"bans", "", "guard: bans and suspect marks with reason, expiry and hits", ctl_guard_cmd_bans},
-    {"ban", "ADDR[/LEN] SECONDS [suspect]",
+    {"ban", "[ADDR[/LEN] SECONDS [suspect]]",
      "guard: ban a source or prefix (or mark it suspect) for SECONDS", ctl_guard_cmd_ban},
-    {"unban", "ADDR[/LEN]", "guard: lift a ban or suspect mark", ctl_guard_cmd_unban},
+    {"unban", "[ADDR[/LEN]]", "guard: lift a ban or suspect mark", ctl_guard_cmd_unban},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -507,6 +507,8 @@ int ctl_guard_cmd_ban(struct ctl_admin_ctx *ctx, int argc, char **argv, bool jso
 	unsigned plen;
 	char *end;
 
+	if (argc == 1) /* no target: what is banned, as `bans` */
+		return ctl_guard_cmd_bans(ctx, argc, argv, json, out);
 	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "suspect") != 0))
 		return cmd_error(out, json, -EINVAL, "usage: ban ADDR[/LEN] SECONDS [suspect]");
 	if (parse_target(argv[1], &family, addr, &plen) < 0)
@@ -531,6 +533,8 @@ int ctl_guard_cmd_unban(struct ctl_admin_ctx *ctx, int argc, char **argv, bool j
 	uint8_t addr[16];
 	unsigned plen;
 
+	if (argc == 1)
+		return ctl_guard_cmd_bans(ctx, argc, argv, json, out);
 	if (argc != 2)
 		return cmd_error(out, json, -EINVAL, "usage: unban ADDR[/LEN]");
 	if (parse_target(argv[1], &family, addr, &plen) < 0)

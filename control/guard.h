@@ -65,7 +65,8 @@ int ctl_guard_unban(int family, const uint8_t addr[16], uint8_t prefix_len);
 
 /* Admin commands (admin.c rows): `bans` lists entries (text table or JSON
  * {"bans":[{"address","prefix_len","action","reason","expires_in_s","hits"}],...});
- * `ban ADDR[/LEN] SECONDS [suspect]` and `unban ADDR[/LEN]` (LEN defaults to 32/128). */
+ * `ban ADDR[/LEN] SECONDS [suspect]` and `unban ADDR[/LEN]` (LEN defaults to 32/128); without
+ * arguments both list, as `bans` does. */
 struct ctl_admin_ctx;
 int ctl_guard_cmd_bans(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
 		       struct ctl_buf *out);
