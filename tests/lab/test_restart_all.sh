@@ -114,8 +114,12 @@ wait_for 15 nodes_back || fail "after the resync the dataplane has $(dp_nodes) r
 disp_back() { [[ $(ctl_json status | jq -r '.dispatch.udp_dispatch_entries') -eq $disp0 ]]; }
 wait_for 15 disp_back || fail "after the resync: $(ctl_json status | jq -c '.dispatch'), not $disp0 entries"
 # The calls' next Refresh/ChannelBind reach the new control, which owns them again.
-chans_back() { [[ $(ctl_json allocations | jq -r '.channels') -eq $chans0 ]]; }
-wait_for 15 chans_back || fail "after the resync $(ctl_json allocations | jq -r '.channels') channels, not $chans0"
+perms_chans_back() {
+	[[ $(ctl_json allocations | jq -r '"\(.permissions) \(.channels)"') == "$perms0 $chans0" ]]
+}
+wait_for 15 perms_chans_back || fail "after the resync $(ctl_json allocations |
+	jq -r '"\(.permissions) permissions, \(.channels) channels"'), not $perms0 and $chans0:" \
+	"$("$SN" ctl allocations) $(ctl_json status | jq -c .channel)"
 sed -n "/^${marker//\//\\/}/,\$p" "$SN_CTL_LOG" | grep -q 'resync done:' ||
 	fail "control's log shows no resync after the restart"
 log "after: $(ctl_json allocations | jq -r '.count') allocations, $(dp_nodes) routing nodes," \
