@@ -24,11 +24,16 @@ that need it are null and their targets "n/a". No figure is ever made up.
              [--results DIR] [--doc FILE | --no-doc] [--skip STEP,...]
   (STEP: pcap, testpmd, appliance, latency, coturn, opendht)
 
-Ratios (per worker core, packets per second over packets per second):
-  relay_vs_testpmd = appliance channeldata pps_per_core / testpmd pps_per_core
-  relay_vs_coturn  = appliance channeldata pps_per_core / coturn relayed pps per core
-  dht_vs_testpmd   = min(dht-ping, dht-find) pps_per_core / testpmd pps_per_core
-  dht_vs_opendht   = min over ping, find of appliance pps_per_core / OpenDHT answers per
+Ratios (per worker core, packets per second over packets per second). Every per-core
+figure is per CPU-second the process or lcore actually got: for testpmd and the appliance,
+pps / the CPU share of the worker lcore thread (rte-worker-N, a poll loop that spins, so its
+share is what the shared machine left it; sampled from /proc/PID/task/TID/stat while the
+step runs; `pps_per_core` of the harness is kept as it is and used when no share was
+sampled); for coturn and OpenDHT, packets / their process's CPU seconds.
+  relay_vs_testpmd = appliance channeldata per core / testpmd per core
+  relay_vs_coturn  = appliance channeldata per core / coturn relayed pps per core
+  dht_vs_testpmd   = min(dht-ping, dht-find) per core / testpmd per core
+  dht_vs_opendht   = min over ping, find of appliance per core / OpenDHT answers per
                      core-second of the same query (dht_vs_opendht_raw: over the node's
                      answers per wall second, which its rate limiter caps at 8192)
 """
@@ -82,7 +87,88 @@ def tail(text, n=3):
     return " | ".join(lines[-n:])[-400:]
 
 
-def bench_step(bench, name, args, timeout, logdir, want_json=True):
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def uptime_ticks():
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) * TICK
+
+
+def descendants(root):
+    """Pids of every process below root (from each process's ppid)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def sample_workers(root, seen):
+    """Appends, for every DPDK lcore thread (rte-worker-N / lcore-worker-N) below root, the
+    moment and its CPU ticks: seen[(pid, tid)] = [(uptime ticks, cpu ticks), ...]."""
+    now = uptime_ticks()
+    for pid in descendants(root):
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            comm = st[st.index("(") + 1:st.rindex(")")]
+            if not (comm.startswith("rte-worker") or comm.startswith("lcore-worker")):
+                continue
+            fl = st.rsplit(")", 1)[1].split()
+            seen.setdefault((pid, tid), []).append((now, int(fl[11]) + int(fl[12])))
+
+
+def per_core(r):
+    """A DPDK step's packets per second per CPU-second of its worker lcore, falling back to
+    its pps per (wall-clock) core when the lcore thread could not be sampled."""
+    v = num(r, "pps_per_cpu_second")
+    return v if v is not None else num(r, "pps_per_core")
+
+
+def worker_share(seen, seconds):
+    """CPU share the busiest lcore thread got while it forwarded (a poll-mode lcore spins,
+    so anything under 1.0 is time the machine gave to others), or None. The measurement is
+    the last `seconds` before the process ended, give or take its teardown, so this is the
+    highest share over 1-second spans of the last seconds + 2: the conservative choice (it
+    gives the lowest rate per CPU-second)."""
+    best = None
+    for series in seen.values():
+        if best is None or series[-1][1] > best[-1][1]:
+            best = series
+    if not best or len(best) < 2:
+        return None
+    last = best[-1][0]
+    pts = [x for x in best if x[0] >= last - (seconds + 2) * TICK]
+    top = None
+    for i, (t0, c0) in enumerate(pts):
+        for t1, c1 in pts[i + 1:]:
+            if t1 - t0 >= TICK:
+                r = (c1 - c0) / (t1 - t0)
+                top = r if top is None else max(top, r)
+                break
+    return round(min(1.0, top), 3) if top else None
+
+
+def bench_step(bench, name, args, timeout, logdir, want_json=True, seconds=0):
     """Runs `bench args` and returns its JSON object (or {"ok": true, "note": ...} when
     want_json is false and it printed none), or {"error": reason}."""
     if not bench or not os.access(bench, os.X_OK):
@@ -90,15 +176,41 @@ def bench_step(bench, name, args, timeout, logdir, want_json=True):
     cmd = [bench] + args
     t0 = time.monotonic()
     log("%s: %s" % (name, " ".join(cmd)))
+    seen = {}
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        return {"error": "%s did not finish within %d s" % (" ".join(cmd[1:3]), timeout),
-                "output": tail(out)}
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     except OSError as e:
         return {"error": "could not run %s: %s" % (bench, e)}
+    # drain the pipes in the background while the lcore threads are sampled
+    import threading
+    outs = {}
+
+    def drain(key, stream):
+        outs[key] = stream.read()
+
+    th = [threading.Thread(target=drain, args=(k, st), daemon=True)
+          for k, st in (("out", p.stdout), ("err", p.stderr))]
+    for t in th:
+        t.start()
+    end = t0 + timeout
+    while p.poll() is None and time.monotonic() < end:
+        sample_workers(p.pid, seen)
+        time.sleep(0.2)
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        for t in th:
+            t.join(5)
+        return {"error": "%s did not finish within %d s" % (" ".join(cmd[1:3]), timeout),
+                "output": tail(outs.get("out", ""))}
+    for t in th:
+        t.join(10)
+    p.stdout, p.stderr = outs.get("out", ""), outs.get("err", "")
     with open(os.path.join(logdir, "%s.log" % name), "w") as f:
         f.write("$ %s\n%s\n--- stderr\n%s" % (" ".join(cmd), p.stdout, p.stderr))
     if "unknown subcommand" in p.stderr:
@@ -117,7 +229,21 @@ def bench_step(bench, name, args, timeout, logdir, want_json=True):
     if "error" in v:
         return v
     v["elapsed_s"] = round(time.monotonic() - t0, 1)
+    share = worker_share(seen, seconds) if seconds else None
+    v["worker_cpu_share"] = share
+    pc = num(v, "pps_per_core")
+    # per CPU-second of the worker core, like the references' per-core figures
+    v["pps_per_cpu_second"] = round(pc / share) if pc is not None and share else None
+    # the harness counts TSC cycles, which run on while the lcore is preempted
+    cy = num(v, "cycles_per_packet")
+    v["cycles_per_packet_cpu"] = round(cy * share, 1) if cy is not None and share else None
     return v
+
+
+def cycles(r):
+    """Cycles per packet of CPU the lcore got (TSC cycles x CPU share), else the harness's."""
+    v = num(r, "cycles_per_packet_cpu")
+    return v if v is not None else num(r, "cycles_per_packet")
 
 
 def num(d, key):
@@ -155,39 +281,42 @@ def fmt(v, digits=0):
 
 def build_table(res, summary):
     """Rows (scenario, pps, pps per core, cycles per packet, ratio) as lists of strings."""
-    tp = num(res["testpmd"], "pps_per_core")
+    tp = per_core(res["testpmd"])
     rows = []
 
     def row(label, r, ratio_txt=""):
         if "error" in r:
-            rows.append([label, status(r), "-", "-", short(r["error"])])
+            rows.append([label, status(r), "-", "-", "-", short(r["error"])])
         else:
-            rows.append([label, fmt(num(r, "pps")), fmt(num(r, "pps_per_core")),
-                         fmt(num(r, "cycles_per_packet")), ratio_txt])
+            sh = num(r, "worker_cpu_share")
+            rows.append([label, fmt(num(r, "pps")), fmt(per_core(r)),
+                         "-" if sh is None else "%.2f" % sh,
+                         fmt(cycles(r)), ratio_txt])
 
     row("dpdk-testpmd macswap (upper bound)", res["testpmd"], "1.00 (reference)" if tp else "")
     for key, label in (("channeldata", "supernode relay ChannelData"),
                        ("dht-ping", "supernode DHT ping"), ("dht-find", "supernode DHT find")):
         r = res["appliance"][key]
         txt = ""
-        if tp and num(r, "pps_per_core"):
-            txt = "%.2f of testpmd" % (num(r, "pps_per_core") / tp)
+        if tp and per_core(r):
+            txt = "%.2f of testpmd" % (per_core(r) / tp)
         row(label, r, txt)
     c = res["coturn"]
     if "error" in c:
-        rows.append(["coturn (turnserver -m 1)", status(c), "-", "-", short(c["error"])])
+        rows.append(["coturn (turnserver -m 1)", status(c), "-", "-", "-", short(c["error"])])
     else:
         rows.append(["coturn relayed (turnserver -m 1)", fmt(c["pps"]), fmt(c["pps_per_core"]),
-                     "-", "" if summary["relay_vs_coturn"] is None else
+                     "%.2f" % c["cpu_cores_used"], "-", "" if summary["relay_vs_coturn"] is None else
                      "relay %.1fx coturn" % summary["relay_vs_coturn"]])
     o = res["opendht"]
     for kind in ("ping", "find"):
         if "error" in o:
-            rows.append(["OpenDHT node %s" % kind, status(o), "-", "-", short(o["error"])])
+            rows.append(["OpenDHT node %s" % kind, status(o), "-", "-", "-", short(o["error"])])
             continue
         k = o.get(kind) or {}
         rows.append(["OpenDHT node %s answers" % kind, fmt(num(k, "answers_per_s")),
-                     fmt(num(k, "answers_per_core")), "-",
+                     fmt(num(k, "answers_per_core")),
+                     "%.2f" % (k["core_phase"]["cpu_s"] / k["core_phase"]["wall_s"]), "-",
                      "" if summary["dht_%s_vs_opendht" % kind] is None else
                      "DHT %s %.1fx OpenDHT" % (kind, summary["dht_%s_vs_opendht" % kind])])
     return rows
@@ -204,7 +333,7 @@ def short(err):
 
 
 def render_table(rows):
-    hdr = ["scenario", "pps", "pps per core", "cycles/packet", "ratio"]
+    hdr = ["scenario", "pps", "pps per core", "CPU share", "CPU cycles/packet", "ratio"]
     out = ["| " + " | ".join(hdr) + " |", "| " + " | ".join("---" for _ in hdr) + " |"]
     for r in rows:
         out.append("| " + " | ".join(r) + " |")
@@ -222,7 +351,7 @@ def plot(res, summary, path):
     for label, r in (("testpmd", res["testpmd"]), ("relay", res["appliance"]["channeldata"]),
                      ("DHT ping", res["appliance"]["dht-ping"]),
                      ("DHT find", res["appliance"]["dht-find"]), ("coturn", res["coturn"])):
-        v = num(r, "pps_per_core")
+        v = per_core(r)
         if v:
             bars.append((label, v))
     for kind in ("ping", "find"):
@@ -236,7 +365,8 @@ def plot(res, summary, path):
               ("relay", "DHT ping", "DHT find") else "#d62728" for b in bars]
     ax.bar([b[0] for b in bars], [b[1] for b in bars], color=colors)
     ax.set_yscale("log")
-    ax.set_ylabel("packets per second per core (log)")
+    ax.tick_params(axis="x", labelrotation=20)
+    ax.set_ylabel("packets per second per CPU-second (log)")
     ax.set_title("supernode vs dpdk-testpmd, coturn, OpenDHT (%s)" % summary["date"])
     for i, b in enumerate(bars):
         ax.text(i, b[1], "%.3g" % b[1], ha="center", va="bottom", fontsize=8)
@@ -271,8 +401,10 @@ def update_doc(doc, summary, table, cmdline):
     lines.append("| dht_vs_opendht_raw (over the node's answers/s, no target) | %s | | |" %
                  ("-" if raw is None else "%.1f" % raw))
     if lat.get("p50_us") is not None:
-        latency = "Added latency at half load (%s pps): p50 %s us, p99 %s us." % (
-            fmt(lat.get("rate")), fmt(lat.get("p50_us"), 1), fmt(lat.get("p99_us"), 1))
+        latency = ("Added latency at half load (%s pps offered, %s achieved, over "
+                   "net_memif): p50 %s us, p99 %s us." % (
+                       fmt(lat.get("rate")), fmt(lat.get("achieved_rate")),
+                       fmt(lat.get("p50_us"), 1), fmt(lat.get("p99_us"), 1)))
     else:
         latency = "Added latency at half load: not measured in this run."
     lines += ["",
@@ -308,6 +440,7 @@ def main():
                     "testpmd, appliance, latency, coturn, opendht")
     a = ap.parse_args()
     seconds = a.seconds or (3.0 if a.quick else 10.0)
+    secs = max(1, round(seconds))  # the harness takes whole seconds
     skip = set(s for s in a.skip.split(",") if s)
     bench = os.path.abspath(a.bench) if a.bench else None
     build = os.path.dirname(os.path.dirname(bench)) if bench else os.path.join(ROOT, "build")
@@ -345,8 +478,8 @@ def main():
                           res["pcap"]["channeldata"].get("error", "?")}
     else:
         res["testpmd"] = bench_step(bench, "testpmd", ["testpmd", "--pcap", pcaps["channeldata"],
-                                                       "--seconds", "%d" % max(1, round(seconds)), "--json"],
-                                    step_timeout, logdir)
+                                                       "--seconds", str(secs), "--json"],
+                                    step_timeout, logdir, seconds=secs)
     # 3. the appliance
     for sc in ("channeldata", "dht-ping", "dht-find"):
         if "appliance" in skip:
@@ -357,9 +490,9 @@ def main():
         extra = ["--pcap", pcaps[sc]] if sc in pcaps else []
         res["appliance"][sc] = bench_step(
             bench, "dataplane-" + sc, ["dataplane", "--scenario", sc, "--allocations",
-                                       str(a.allocations), "--seconds", "%d" % max(1, round(seconds)),
+                                       str(a.allocations), "--seconds", str(secs),
                                        "--json"] + extra,
-            step_timeout, logdir)
+            step_timeout, logdir, seconds=secs)
     # 4. latency at half the measured relay rate
     cd_pps = num(res["appliance"]["channeldata"], "pps")
     if "latency" in skip:
@@ -371,7 +504,7 @@ def main():
         res["latency"] = bench_step(bench, "latency", ["latency", "--scenario", "channeldata",
                                                        "--allocations", str(a.allocations),
                                                        "--rate", str(rate), "--seconds",
-                                                       "%d" % max(1, round(seconds)), "--json"],
+                                                       str(secs), "--json"],
                                     step_timeout, logdir)
         res["latency"].setdefault("rate", rate)
     # 5. coturn
@@ -392,10 +525,10 @@ def main():
 
     # figures and ratios
     app = res["appliance"]
-    tp = num(res["testpmd"], "pps_per_core")
-    relay = num(app["channeldata"], "pps_per_core")
-    ping = num(app["dht-ping"], "pps_per_core")
-    find = num(app["dht-find"], "pps_per_core")
+    tp = per_core(res["testpmd"])
+    relay = per_core(app["channeldata"])
+    ping = per_core(app["dht-ping"])
+    find = per_core(app["dht-find"])
     dht = min(ping, find) if ping is not None and find is not None else None
     od = res["opendht"] if "error" not in res["opendht"] else {}
     od_ping_core = num(od.get("ping") or {}, "answers_per_core")
@@ -426,18 +559,22 @@ def main():
                                and od_find_raw else None),
         "testpmd_pps_per_core": tp, "relay_pps_per_core": relay,
         "dht_ping_pps_per_core": ping, "dht_find_pps_per_core": find,
-        "relay_cycles_per_packet": num(app["channeldata"], "cycles_per_packet"),
-        "dht_ping_cycles_per_packet": num(app["dht-ping"], "cycles_per_packet"),
-        "dht_find_cycles_per_packet": num(app["dht-find"], "cycles_per_packet"),
-        "testpmd_cycles_per_packet": num(res["testpmd"], "cycles_per_packet"),
+        "worker_cpu_share": {"testpmd": num(res["testpmd"], "worker_cpu_share"),
+                             "channeldata": num(app["channeldata"], "worker_cpu_share"),
+                             "dht-ping": num(app["dht-ping"], "worker_cpu_share"),
+                             "dht-find": num(app["dht-find"], "worker_cpu_share")},
+        "relay_cycles_per_packet": cycles(app["channeldata"]),
+        "dht_ping_cycles_per_packet": cycles(app["dht-ping"]),
+        "dht_find_cycles_per_packet": cycles(app["dht-find"]),
+        "testpmd_cycles_per_packet": cycles(res["testpmd"]),
         "coturn_pps": num(res["coturn"], "pps"), "coturn_pps_per_core": coturn_core,
         "opendht_ping_answers_per_s": od_ping_raw, "opendht_find_answers_per_s": od_find_raw,
         "opendht_ping_answers_per_core": od_ping_core,
         "opendht_find_answers_per_core": od_find_core,
         "bytes_per_allocation": mem_alloc, "bytes_per_route": mem_route,
         "bytes_per_policed_source": mem_source,
-        "latency": {"rate": num(lat, "rate"), "p50_us": num(lat, "p50_us"),
-                    "p99_us": num(lat, "p99_us")},
+        "latency": {"rate": num(lat, "rate"), "achieved_rate": num(lat, "achieved_rate"),
+                    "p50_us": num(lat, "p50_us"), "p99_us": num(lat, "p99_us")},
         "latency_p50_us": num(lat, "p50_us"), "latency_p99_us": num(lat, "p99_us"),
     }
     summary["targets"] = {key: verdict(summary[key], op, bound)
