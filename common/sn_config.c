@@ -118,6 +118,20 @@ static const char *const log_level_names[] = {
     NULL,
 };
 
+static const char *const sybil_unknown_names[] = {
+    [SN_SYBIL_UNKNOWN_ALLOW] = "allow",
+    [SN_SYBIL_UNKNOWN_DENY] = "deny",
+    NULL,
+};
+
+static const char *const sybil_decision_names[] = {
+    [SN_SYBIL_DECIDE_BOTH] = "both",
+    [SN_SYBIL_DECIDE_EITHER] = "either",
+    [SN_SYBIL_DECIDE_SYBILLIMIT] = "sybillimit",
+    [SN_SYBIL_DECIDE_SYBILRANK] = "sybilrank",
+    NULL,
+};
+
 static const char *const handler_names[] = {
     [SN_UDP_HANDLER_DROP] = "drop", [SN_UDP_HANDLER_PUNT] = "punt", [SN_UDP_HANDLER_ECHO] = "echo",
     [SN_UDP_HANDLER_TURN] = "turn", [SN_UDP_HANDLER_DHT] = "dht",   NULL,
@@ -299,6 +313,24 @@ static const struct field fields[] = {
 	"Listeners (listen requests being served), all keys together."),
     VAL("dht.quota_listeners", FT_U32, "64", 1, 16777216, 0, CONF, dht.quota_listeners,
 	"Listeners one source address may have."),
+    SECTION("dht.admission", "Which nodes enter the routing table and the find answers "
+			     "(RFC 5765 2.4; docs/architecture.md, DHT joins)."),
+    VAL("dht.admission.max_per_prefix4", FT_U32, "2", 1, 8, 0, CONF, dht.admit_per_prefix4,
+	"Nodes from one IPv4 /24 in one bucket; more are refused (rejected_prefix)."),
+    VAL("dht.admission.max_per_prefix6", FT_U32, "2", 1, 8, 0, CONF, dht.admit_per_prefix6,
+	"Nodes from one IPv6 /64 in one bucket; more are refused (rejected_prefix)."),
+    VAL("dht.admission.sybil", FT_BOOL, "true", 0, 0, 0, CONF, dht.admit_sybil,
+	"Refuse nodes the trust module calls suspect (node id or address), and evict them "
+	"when they become suspect."),
+    VAL("dht.admission.evict_bad_msgs", FT_U32, "20", 0, 1000000, 0, CONF, dht.evict_bad_msgs,
+	"Malformed or refused messages from a node's address within a minute that evict it; "
+	"0: never."),
+    VAL("dht.admission.ban_s", FT_U32, "600", 0, 86400, 0, CONF, dht.evict_ban_s,
+	"An address evicted for misbehaviour or suspicion is not admitted again for this many "
+	"seconds."),
+    VAL("dht.admission.recheck_s", FT_U32, "300", 1, 86400, 0, CONF, dht.recheck_s,
+	"A node in the routing table silent for this many seconds is pinged; three unanswered "
+	"requests in a row evict it (liveness)."),
 
     SECTION("promotion", "Passive upgrades of clients to peers (RFC 5765 section 7.1): load, "
 			 "per-client metrics, dial-back probes, signed invitations."),
@@ -363,6 +395,44 @@ static const struct field fields[] = {
 	 promotion.suspects, promotion.n_suspects,
 	 "Client ranges (`ADDR/LEN`) treated as Sybil suspects, in addition to the trust "
 	 "module's verdicts; never invited."),
+
+    SECTION("sybil", "Trust graph and random-walk Sybil detection (SybilLimit, SybilRank; "
+		     "docs/sybil.md)."),
+    VAL("sybil.enabled", FT_BOOL, "true", 0, 0, 0, CONF, sybil.enabled,
+	"Keep the trust graph and compute verdicts; false: every node is unknown."),
+    VAL("sybil.file", FT_STRING, NULL, 0, SN_CONFIG_PATH_LEN - 1, 0, CONF, sybil.file,
+	"Operator edge list (gzip or plain): `A B` per line with A, B 40-hex node ids or IP "
+	"addresses, plus `seed X`, `suspect X`, `trust X` lines. Re-read at every run. Empty: "
+	"none."),
+    VAL("sybil.seeds", FT_STRING, NULL, 0, SN_CONFIG_SYBIL_SEEDS - 1, 0, CONF, sybil.seeds,
+	"Trusted SybilRank seeds: node ids or addresses separated by blanks or commas (the "
+	"file's `seed` lines add to them). Without a seed every node is unknown."),
+    VAL("sybil.interval_s", FT_U32, "300", 1, 86400, 0, CONF, sybil.interval_s,
+	"Seconds between runs of SybilLimit and SybilRank (marks and a changed graph are "
+	"applied at the next run; marks take effect at once)."),
+    VAL("sybil.walk_length", FT_U32, "0", 0, 256, 0, CONF, sybil.walk_length,
+	"SybilLimit route length w; 0: benchmarked at each run from the best-ranked nodes."),
+    VAL("sybil.r0", FT_U32, "4", 1, 64, 0, CONF, sybil.r0,
+	"SybilLimit instances r = r0 * sqrt(edges)."),
+    VAL("sybil.balance", FT_U32, "4", 1, 1000, 0, CONF, sybil.balance,
+	"SybilLimit balance condition constant h."),
+    VAL("sybil.suspect_below_pct", FT_U32, "10", 0, 100, 0, CONF, sybil.suspect_below_pct,
+	"Normalised SybilRank score (percent of the stationary trust per edge) below which "
+	"SybilRank calls a node suspect."),
+    ENUM("sybil.unknown", "allow", sybil_unknown_names, 0, CONF, sybil.unknown,
+	 "Nodes in no graph component with a seed: allow (not suspect) or deny (suspect)."),
+    ENUM("sybil.decision", "either", sybil_decision_names, 0, CONF, sybil.decision,
+	 "Which rejection makes a suspect: either (SybilLimit rejects or the SybilRank score is "
+	 "low), both (the two agree: fewer honest false positives, more Sybils let in), "
+	 "sybillimit, sybilrank."),
+    VAL("sybil.mixing_warn_factor", FT_U32, "2", 1, 100, 0, CONF, sybil.mixing_warn_factor,
+	"Warn (log, supernode_sybil_mixing_slow) when the walk's mixing time or SybilLimit's w "
+	"exceeds this times log2(nodes)."),
+    VAL("sybil.max_dynamic_edges", FT_U32, "100000", 0, 16777216, 0, CONF, sybil.max_dynamic_edges,
+	"Vouch and observed-relay edges kept; more are dropped."),
+    VAL("sybil.police_s", FT_U32, "3600", 1, 604800, 0, CONF, sybil.police_s,
+	"Seconds guard polices an address harder (its suspect mark: limits divided by "
+	"guard.suspect_factor) after it became a Sybil suspect; re-marked at every run."),
     SECTION("guard",
 	    "Source guard: per-source policing on the workers before any parsing, "
 	    "heavy-hitter reports, bans and suspect marks (docs/architecture.md). Rates are "

@@ -142,6 +142,14 @@ struct sn_dht_config {
 	uint32_t quota_values;	  /* stored values per source address */
 	uint32_t max_listeners;	  /* listeners, all keys together */
 	uint32_t quota_listeners; /* listeners per source address */
+	/* join admission (control/dht.c, RFC 5765 2.4) */
+	uint32_t admit_per_prefix4; /* nodes per IPv4 /24 in one bucket */
+	uint32_t admit_per_prefix6; /* nodes per IPv6 /64 in one bucket */
+	bool admit_sybil;	    /* refuse (and evict) nodes the trust module calls suspect */
+	uint32_t evict_bad_msgs;    /* malformed/refused messages from a node's address that
+				     * evict it (per minute); 0: never */
+	uint32_t evict_ban_s;	    /* an evicted address is not admitted again for this long */
+	uint32_t recheck_s;	    /* a node silent this long is pinged (liveness) */
 };
 
 /* Parses "IPv4:port" or "[IPv6]:port" (port 1..65535). Returns 0 and fills family
@@ -183,6 +191,33 @@ struct sn_promotion_config {
 	struct sn_cidr suspects[SN_CONFIG_MAX_PROMO_SUSPECTS]; /* Sybil suspects (fallback list) */
 };
 
+/* Trust graph and Sybil verdicts (control/trust.h, docs/sybil.md). */
+#define SN_CONFIG_SYBIL_SEEDS 1024 /* sybil.seeds text (NUL included) */
+enum sn_sybil_unknown { SN_SYBIL_UNKNOWN_ALLOW = 0, SN_SYBIL_UNKNOWN_DENY };
+enum sn_sybil_decision {
+	SN_SYBIL_DECIDE_BOTH = 0, /* suspect when SybilLimit rejects and the rank is low */
+	SN_SYBIL_DECIDE_EITHER,	  /* suspect when either method says so */
+	SN_SYBIL_DECIDE_SYBILLIMIT,
+	SN_SYBIL_DECIDE_SYBILRANK,
+};
+struct sn_sybil_config {
+	bool enabled;
+	char file[SN_CONFIG_PATH_LEN];	   /* operator edge list; "": none */
+	char seeds[SN_CONFIG_SYBIL_SEEDS]; /* SybilRank seeds: ids/addresses, blank or comma
+					    * separated (the file's `seed` lines add more) */
+	uint32_t interval_s;		   /* methods rerun this often */
+	uint32_t walk_length;		   /* SybilLimit w; 0: benchmark it */
+	uint32_t r0;			   /* SybilLimit r = r0 * sqrt(m) */
+	uint32_t balance;		   /* SybilLimit h */
+	uint32_t suspect_below_pct;	   /* normalised SybilRank score (percent) under which
+					    * the rank says suspect */
+	uint16_t unknown;		   /* enum sn_sybil_unknown */
+	uint16_t decision;		   /* enum sn_sybil_decision */
+	uint32_t mixing_warn_factor;	   /* warn when t_mix > factor * log2(n) */
+	uint32_t max_dynamic_edges;	   /* vouch and relay edges kept */
+	uint32_t police_s;		   /* guard polices a new suspect address this long */
+};
+
 /* Source guard (issue 5; dataplane/guard.h, control/guard.h). Rates are per worker: RSS
  * sends a source to one worker. Index of the class arrays: dht, stun, punt. */
 struct sn_guard_config {
@@ -217,6 +252,7 @@ struct sn_config {
 	struct sn_dht_config dht;
 	struct sn_guard_config guard;
 	struct sn_promotion_config promotion;
+	struct sn_sybil_config sybil;
 };
 
 /* Loads and validates `path`. Returns 0, or a negative errno with a one-line message in

@@ -4,6 +4,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "promotion.h"
+#include "trust.h"
 #include "reload.h"
 #include "turn.h"
 #include "sn_log.h"
@@ -645,6 +646,14 @@ static const struct admin_cmd admin_cmds[] = {
     {"promotions", "",
      "load (RFC 5765 7.1.2), state, client promotion status and decisions with their inputs",
      ctl_promotion_cmd},
+    {"sybil", "[--run]",
+     "trust graph and Sybil verdicts: summary (graph, last run, mixing), then scores and "
+     "decisions, suspects first",
+     ctl_trust_cmd_sybil},
+    {"suspect", "ID|ADDR [clear]", "mark a node id or address as a Sybil suspect (or clear it)",
+     ctl_trust_cmd_suspect},
+    {"trust", "ID|ADDR [clear]", "mark a node id or address as trusted (or clear the mark)",
+     ctl_trust_cmd_trust},
     {"bans", "", "guard: bans and suspect marks with reason, expiry and hits", ctl_guard_cmd_bans},
     {"ban", "[ADDR[/LEN] SECONDS [suspect]]",
      "guard: ban a source or prefix (or mark it suspect) for SECONDS", ctl_guard_cmd_ban},

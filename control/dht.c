@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "clients.h"
 #include "dht_store.h"
 #include "fast.h"
@@ -21,13 +23,13 @@
 #include "sn_log.h"
 #include "table.h"
 #include "token.h"
+#include "trust.h"
 #include "util.h"
 
 #define NODE_ID_FILE	    "dht_node_id"
 #define REQ_MAX		    256 /* our outstanding pings/finds */
 #define REQ_TIMEOUT_NS	    (3 * CTL_NS_PER_SEC)
-#define ADMIT_PENDING_MAX   64			      /* pings of unverified nodes at once */
-#define PING_STALE_NS	    (5 * 60 * CTL_NS_PER_SEC) /* ping nodes silent that long */
+#define ADMIT_PENDING_MAX   64 /* pings of unverified nodes at once */
 #define PINGS_PER_TICK	    8
 #define SYNC_PERIOD_NS	    CTL_NS_PER_SEC	  /* routing table -> DHT_NODE */
 #define SYNC_CMDS_MAX	    256			  /* DHT_NODE commands per sync */
@@ -50,6 +52,19 @@
 #define GET_VALUES_MAX	    256	 /* values in one get answer */
 #define PUSH_VALUES_MAX	    100	 /* values in one listener push */
 #define TX_PAYLOAD_MAX	    1400 /* answers fit a 1500-byte MTU over IPv6 */
+#define ABUSE_SLOTS	    1024 /* addresses whose bad messages are being counted */
+#define ABUSE_PROBE	    8
+#define ABUSE_WINDOW_NS	    (60 * CTL_NS_PER_SEC)
+#define POLICE_PERIOD_NS    CTL_NS_PER_SEC /* routing table re-checked against the limits */
+
+/* Bad messages from one address (port ignored) and its ban after an eviction. */
+struct abuse {
+	struct sn_node_addr addr;  /* port 0; family 0: free */
+	uint32_t count;		   /* bad messages in the window */
+	uint64_t window_ns;	   /* window start */
+	uint64_t banned_until_ns;  /* not admitted before; 0: not banned */
+	uint64_t policed_until_ns; /* handed to guard as a Sybil suspect until */
+};
 
 enum req_kind { REQ_PING = 1, REQ_FIND, REQ_UPDATE /* a listener push: its confirmation */ };
 
@@ -100,6 +115,7 @@ struct ctl_dht {
 	struct ctl_chan *ch;
 	char runtime_dir[SN_CONFIG_PATH_LEN];
 	struct sn_node_id self;
+	struct sn_node_id vouch_key; /* InfoHash(CTL_TRUST_VOUCH_KEY) */
 	uint32_t network;
 	struct sn_token_secrets tokens;
 	uint64_t next_rotate_ns;
@@ -138,6 +154,17 @@ struct ctl_dht {
 	uint64_t partial_bytes;
 	uint64_t next_expire_ns;
 	struct ctl_ratelimit rl;
+	/* join admission (RFC 5765 2.4) */
+	uint32_t admit_prefix[2]; /* nodes per /24 (IPv4) and /64 (IPv6) per bucket */
+	bool admit_sybil;	  /* ask the trust module */
+	uint32_t evict_bad;	  /* bad messages per window that evict; 0: never */
+	uint64_t ban_ns;	  /* evicted addresses stay out this long */
+	uint64_t recheck_ns;	  /* silent nodes are pinged after this */
+	uint64_t trust_gen;	  /* ctl_trust_generation() at the last police pass */
+	uint64_t next_police_ns;
+	bool police_now; /* an address crossed the abuse threshold */
+	struct abuse abuse[ABUSE_SLOTS];
+	struct ctl_ratelimit evict_rl;
 	/* scratch */
 	uint64_t tx[SN_CHANNEL_MAX_MSG / 8];
 };
@@ -263,6 +290,8 @@ static int send_back(struct ctl_dht *d, const struct sn_udp_tuple *t, uint16_t p
 	return ctl_chan_send(d->ch, d->tx, sizeof(struct sn_msg_hdr) + sizeof(*inj) + len);
 }
 
+static void count_bad(struct ctl_dht *d, const struct sn_node_addr *a, uint64_t now);
+
 static void send_error(struct ctl_dht *d, const struct peer *p, uint32_t tid, uint16_t code,
 		       const char *text)
 {
@@ -270,6 +299,7 @@ static void send_error(struct ctl_dht *d, const struct peer *p, uint32_t tid, ui
 	int len = sn_dht_build_error(buf, sizeof(buf), tid, d->network, &d->self, code, text);
 
 	ctl_clients_dht_error(&p->tuple); /* promotion history */
+	count_bad(d, &p->from, ctl_mono_ns());
 	if (len > 0)
 		send_back(d, &p->tuple, p->port_id, buf, (size_t)len);
 }
@@ -613,8 +643,215 @@ static void send_find(struct ctl_dht *d, const struct sn_node_addr *to, const st
 	stat_inc(&ctl_dht_stats.finds_sent);
 }
 
+/* ---------- join admission (RFC 5765 2.4) ---------- */
+
+/* Same /24 (IPv4) or /64 (IPv6): one operator, one subnet, one vote per bucket. */
+static bool same_prefix(const struct sn_node_addr *a, const struct sn_node_addr *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, a->family == AF_INET ? 3 : 8);
+}
+
+static uint32_t abuse_hash(const struct sn_node_addr *a)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (unsigned i = 0; i < sn_node_addr_len(a->family); i++)
+		h = (h ^ a->addr[i]) * 1099511628211ull;
+	return (uint32_t)(h >> 20);
+}
+
+static bool addr_only_eq(const struct sn_node_addr *a, const struct sn_node_addr *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, sn_node_addr_len(a->family));
+}
+
+/* The entry of a's address; with create, a free, idle or the oldest probed slot. */
+static struct abuse *abuse_slot(struct ctl_dht *d, const struct sn_node_addr *a, bool create,
+				uint64_t now)
+{
+	uint32_t h = abuse_hash(a);
+	struct abuse *victim = NULL;
+
+	for (unsigned i = 0; i < ABUSE_PROBE; i++) {
+		struct abuse *e = &d->abuse[(h + i) % ABUSE_SLOTS];
+
+		if (e->addr.family && addr_only_eq(&e->addr, a))
+			return e;
+		if (!create)
+			continue;
+		if (!e->addr.family || (now - e->window_ns > ABUSE_WINDOW_NS &&
+					now >= e->banned_until_ns && now >= e->policed_until_ns)) {
+			if (!victim || victim->addr.family)
+				victim = e;
+		} else if (!victim || (victim->addr.family && e->window_ns < victim->window_ns)) {
+			victim = e;
+		}
+	}
+	if (!victim)
+		return NULL;
+	memset(victim, 0, sizeof(*victim));
+	victim->addr.family = a->family;
+	memcpy(victim->addr.addr, a->addr, sn_node_addr_len(a->family));
+	victim->window_ns = now;
+	return victim;
+}
+
+/* A malformed or refused message from a: past dht.admission.evict_bad_msgs in a minute, the
+ * address is banned and its nodes go at the next police pass. */
+static void count_bad(struct ctl_dht *d, const struct sn_node_addr *a, uint64_t now)
+{
+	struct abuse *e;
+
+	if (!d->evict_bad || sn_rt_family_index(a->family) < 0)
+		return;
+	e = abuse_slot(d, a, true, now);
+	if (!e)
+		return;
+	if (now - e->window_ns > ABUSE_WINDOW_NS) {
+		e->window_ns = now;
+		e->count = 0;
+	}
+	if (++e->count >= d->evict_bad && now >= e->banned_until_ns) {
+		e->banned_until_ns = now + d->ban_ns;
+		d->police_now = true;
+	}
+}
+
+static bool banned(struct ctl_dht *d, const struct sn_node_addr *a, uint64_t now)
+{
+	const struct abuse *e = abuse_slot(d, a, false, now);
+
+	return e && now < e->banned_until_ns;
+}
+
+static void ban(struct ctl_dht *d, const struct sn_node_addr *a, uint64_t now)
+{
+	struct abuse *e = abuse_slot(d, a, true, now);
+
+	if (e && d->ban_ns)
+		e->banned_until_ns = now + d->ban_ns;
+}
+
+static bool suspect(struct ctl_dht *d, const struct sn_node_id *id, const struct sn_node_addr *a)
+{
+	return d->admit_sybil &&
+	       ctl_trust_verdict_node(id->b, a->family, a->addr) == CTL_TRUST_SUSPECT;
+}
+
+/* Nodes of a's prefix in the bucket id falls into, id itself excluded. */
+static unsigned prefix_count(const struct sn_rt *rt, const struct sn_node_id *id,
+			     const struct sn_node_addr *a)
+{
+	const struct sn_rt_bucket *b = &rt->buckets[sn_rt_bucket_index(rt, id)];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < b->count; i++)
+		n += !sn_node_id_eq(&b->nodes[i].id, id) && same_prefix(&b->nodes[i].addr, a);
+	return n;
+}
+
+/* CTL_DHT_J_ADMITTED when a new node may enter (liveness is the caller's part). */
+static enum ctl_dht_join admit_check(struct ctl_dht *d, const struct sn_rt *rt,
+				     const struct sn_node_id *id, const struct sn_node_addr *a,
+				     uint64_t now)
+{
+	if (banned(d, a, now))
+		return CTL_DHT_J_REJECTED_BANNED;
+	if (suspect(d, id, a))
+		return CTL_DHT_J_REJECTED_SYBIL;
+	if (prefix_count(rt, id, a) >= d->admit_prefix[sn_rt_family_index(a->family)])
+		return CTL_DHT_J_REJECTED_PREFIX;
+	return CTL_DHT_J_ADMITTED;
+}
+
+static void count_join(enum ctl_dht_join j)
+{
+	stat_inc(&ctl_dht_stats.joins[j]);
+}
+
+/* A Sybil suspect's address is policed harder by guard; once per ban period, not at every
+ * message it sends. */
+static void police_addr(struct ctl_dht *d, const struct sn_node_addr *a, const char *why,
+			uint64_t now)
+{
+	struct abuse *e = abuse_slot(d, a, true, now);
+
+	if (e && now < e->policed_until_ns)
+		return;
+	if (e)
+		e->policed_until_ns = now + (d->ban_ns ? d->ban_ns : 60 * CTL_NS_PER_SEC);
+	ctl_trust_police_addr(a->family, a->addr, why);
+}
+
+static void evict(struct ctl_dht *d, struct sn_rt *rt, const struct sn_rt_node *n,
+		  enum ctl_dht_eviction why, uint64_t now)
+{
+	static const char *const names[CTL_DHT_EV_MAX] = {
+#define CTL_X_NAME(name, label) label,
+	    CTL_DHT_EVICTIONS(CTL_X_NAME)
+#undef CTL_X_NAME
+	};
+	struct sn_node_id id = n->id;
+	struct sn_node_addr a = n->addr;
+	char hex[SN_NODE_ID_HEX_LEN + 1], as[64];
+	uint64_t skipped;
+
+	sn_rt_remove(rt, &id);
+	d->snap_dirty = true;
+	stat_inc(&ctl_dht_stats.evictions[why]);
+	if (why == CTL_DHT_EV_SYBIL || why == CTL_DHT_EV_ABUSE)
+		ban(d, &a, now);
+	if (why == CTL_DHT_EV_SYBIL)
+		police_addr(d, &a, "dht node suspect", now);
+	if (ctl_ratelimit_ok(&d->evict_rl, now, &skipped)) {
+		sn_node_id_to_hex(&id, hex);
+		addr_str(&a, as, sizeof(as));
+		SN_INFO("dht: evict: node %s at %s (%s)%s", hex, as, names[why],
+			skipped ? " (more evictions not logged)" : "");
+	}
+}
+
+/* Re-checks every node of the routing tables: suspects (the trust module changed its mind),
+ * banned addresses, and prefixes over the limit (a cached replacement moved in) go. */
+static void police(struct ctl_dht *d, uint64_t now)
+{
+	d->police_now = false;
+	d->trust_gen = ctl_trust_generation();
+	d->next_police_ns = now + POLICE_PERIOD_NS;
+	for (int f = 0; f < 2; f++) {
+		struct sn_rt *rt = d->rt[f];
+
+		for (unsigned b = 0; b < rt->n_buckets; b++) {
+			struct sn_rt_bucket *bk = &rt->buckets[b];
+
+			for (unsigned j = 0; j < bk->count;) {
+				const struct sn_rt_node *n = &bk->nodes[j];
+				unsigned same = 0;
+				int why = -1;
+
+				for (unsigned i = 0; i < j; i++)
+					same += same_prefix(&bk->nodes[i].addr, &n->addr);
+				if (banned(d, &n->addr, now))
+					why = CTL_DHT_EV_ABUSE;
+				else if (suspect(d, &n->id, &n->addr))
+					why = CTL_DHT_EV_SYBIL;
+				else if (same >= d->admit_prefix[f])
+					why = CTL_DHT_EV_PREFIX;
+				if (why < 0) {
+					j++;
+					continue;
+				}
+				/* the cached replacement may take slot j: look at it again */
+				evict(d, rt, n, (enum ctl_dht_eviction)why, now);
+			}
+		}
+	}
+}
+
 /* A node answered us, or (heard) sent us a query. Unknown nodes that only sent a query are
- * pinged first: OpenDHT adds every node that contacts it after it answered. */
+ * pinged first: OpenDHT adds every node that contacts it after it answered. A new node also
+ * has to pass admit_check (abuse ban, Sybil verdict, per-prefix limit), and a known node that
+ * shows up at another address moves only after it answered there. */
 static void node_seen(struct ctl_dht *d, const struct sn_node_id *id, const struct sn_node_addr *a,
 		      enum sn_rt_event ev, uint64_t now)
 {
@@ -627,12 +864,24 @@ static void node_seen(struct ctl_dht *d, const struct sn_node_id *id, const stru
 	if (!rt || sn_node_id_is_zero(id) || sn_node_id_eq(id, &d->self) || sn_rt_addr_martian(a))
 		return;
 	known = sn_rt_find(rt, id);
+	if (!known || !addr_eq(&known->addr, a)) {
+		enum ctl_dht_join j = admit_check(d, rt, id, a, now);
+
+		if (j != CTL_DHT_J_ADMITTED) {
+			count_join(j);
+			if (j == CTL_DHT_J_REJECTED_SYBIL)
+				police_addr(d, a, "dht node suspect", now);
+			return;
+		}
+	}
 	if (ev == SN_RT_HEARD && (!known || !addr_eq(&known->addr, a) || !known->last_reply_ns)) {
 		send_ping(d, a, id, true, now);
-		if (!known)
+		if (!known || !addr_eq(&known->addr, a))
 			return;
 	}
 	rc = sn_rt_update(rt, id, a, ev, now, &dubious, &has_ping);
+	if (rc == SN_RT_ADDED || rc == SN_RT_REPLACED)
+		count_join(CTL_DHT_J_ADMITTED);
 	if (rc >= 0 && (rc == SN_RT_ADDED || rc == SN_RT_REPLACED || ev == SN_RT_REPLIED))
 		d->snap_dirty = true;
 	if (has_ping)
@@ -706,14 +955,14 @@ static void expire_requests(struct ctl_dht *d, uint64_t now)
 		}
 		stat_inc(&ctl_dht_stats.request_timeouts);
 		rt = rt_of(d, r->to.family);
+		if (r->admit && (!r->id_known || !rt || !sn_rt_find(rt, &r->id)))
+			count_join(CTL_DHT_J_REJECTED_LIVENESS);
 		if (r->id_known && rt) {
 			const struct sn_rt_node *n = sn_rt_find(rt, &r->id);
 
 			if (n && addr_eq(&n->addr, &r->to) &&
-			    sn_rt_failed(rt, &r->id) >= SN_RT_MAX_FAILS) {
-				sn_rt_remove(rt, &r->id);
-				d->snap_dirty = true;
-			}
+			    sn_rt_failed(rt, &r->id) >= SN_RT_MAX_FAILS)
+				evict(d, rt, n, CTL_DHT_EV_LIVENESS, now);
 		}
 		r->tid = 0;
 	}
@@ -742,7 +991,7 @@ static void maintain(struct ctl_dht *d, uint64_t now, bool buckets)
 				struct sn_rt_node *n = &bk->nodes[j];
 				unsigned admits;
 
-				if (now - n->last_seen_ns < PING_STALE_NS ||
+				if (now - n->last_seen_ns < d->recheck_ns ||
 				    ping_pending(d, &n->addr, &admits))
 					continue;
 				send_ping(d, &n->addr, &n->id, false, now);
@@ -1259,6 +1508,20 @@ static void handle_get(struct ctl_dht *d, const struct sn_dht_msg *m, const stru
 
 /* The values of a put: inline ones (spans of m->values that are maps), then assembled
  * fragments. Answers as Dht::onAnnounce and NetworkEngine::process do. */
+/* A stored signed value under InfoHash("supernode-vouch") is a vouch (trust.h): the store
+ * checked its signature, so its owner's key id vouches for the node id in its data. */
+static void vouch_seen(struct ctl_dht *d, const struct sn_node_id *key, const struct dht_value *v)
+{
+	uint8_t owner[20], vouched[20];
+
+	if (!v->has_owner || !sn_node_id_eq(key, &d->vouch_key) ||
+	    ctl_trust_parse_vouch(v->data, v->data_len, vouched) < 0)
+		return;
+	dht_value_owner_id(v, owner);
+	if (ctl_trust_add_vouch(owner, vouched) == 0)
+		stat_inc(&ctl_dht_stats.vouches);
+}
+
 static void handle_put(struct ctl_dht *d, const struct sn_dht_msg *m, const struct peer *p,
 		       const struct partial *pa, uint64_t now)
 {
@@ -1334,9 +1597,10 @@ static void handle_put(struct ctl_dht *d, const struct sn_dht_msg *m, const stru
 		    [DHT_PUT_NOMEM] = CTL_DHT_E_NO_MEMORY,
 		};
 
-		if (s == DHT_PUT_STORED || s == DHT_PUT_EDITED)
+		if (s == DHT_PUT_STORED || s == DHT_PUT_EDITED) {
 			notify_listeners(d, &m->info_hash, st, now);
-		else if (s == DHT_PUT_REFRESHED)
+			vouch_seen(d, &m->info_hash, &vals[i]);
+		} else if (s == DHT_PUT_REFRESHED)
 			notify_refreshed(d, &m->info_hash, vals[i].id);
 		else
 			count_error(SN_DHT_Q_PUT, err_of[s]);
@@ -1666,6 +1930,8 @@ static int on_punt(struct ctl_chan *ch, const struct sn_msg_view *v, void *arg)
 	}
 	if (why != SN_DHT_R_OK) {
 		count_parse_drop(why);
+		if (why != SN_DHT_R_WRONG_NETWORK && why != SN_DHT_R_MARTIAN)
+			count_bad(d, &p.from, now);
 		return 0;
 	}
 	switch (m.type) {
@@ -1766,6 +2032,8 @@ void ctl_dht_tick(struct ctl_dht *d, uint64_t now)
 	maintain(d, now, buckets);
 	if (now - d->ready_ns < SYNC_GRACE_NS)
 		verify_pushed(d, now);
+	if (now >= d->next_police_ns || d->police_now || ctl_trust_generation() != d->trust_gen)
+		police(d, now);
 	if (now >= d->next_sync_ns && d->state_ok) {
 		d->next_sync_ns = now + SYNC_PERIOD_NS;
 		sync_nodes(d, now);
@@ -2024,6 +2292,15 @@ int ctl_dht_init(struct ctl_dht **out, const struct sn_config *cfg, struct ctl_c
 	if (dht_store_init(&d->store, &lim, hkey) < 0)
 		goto fail;
 	d->rl = (struct ctl_ratelimit)CTL_RATELIMIT_INIT(10000, 10);
+	d->evict_rl = (struct ctl_ratelimit)CTL_RATELIMIT_INIT(10000, 20);
+	d->admit_prefix[0] = c->admit_per_prefix4;
+	d->admit_prefix[1] = c->admit_per_prefix6;
+	d->admit_sybil = c->admit_sybil;
+	d->evict_bad = c->evict_bad_msgs;
+	d->ban_ns = (uint64_t)c->evict_ban_s * CTL_NS_PER_SEC;
+	d->recheck_ns = (uint64_t)c->recheck_s * CTL_NS_PER_SEC;
+	ctl_trust_set_self(d->self.b);
+	SHA1((const uint8_t *)CTL_TRUST_VOUCH_KEY, strlen(CTL_TRUST_VOUCH_KEY), d->vouch_key.b);
 
 	struct ctl_table_hooks h = {
 	    .tables = (1u << SN_TABLE_DHT_NODE) | (1u << SN_TABLE_DHT_STATE),

@@ -69,6 +69,35 @@ enum ctl_dht_drop {
 	    CTL_DHT_D_MAX
 };
 
+/* Join admission (RFC 5765 2.4): the `reason` of supernode_dht_joins_total (a node that
+ * asked to enter the routing table) and of supernode_dht_evictions_total. */
+#define CTL_DHT_JOINS(X)                                                                           \
+	X(ADMITTED, "admitted")			  /* answered our ping, within the limits */       \
+	X(REJECTED_PREFIX, "rejected_prefix")	  /* its /24 or /64 is full in its bucket */       \
+	X(REJECTED_SYBIL, "rejected_sybil")	  /* the trust module calls it suspect */          \
+	X(REJECTED_LIVENESS, "rejected_liveness") /* never answered the admission ping */          \
+	X(REJECTED_BANNED, "rejected_banned")	  /* its address was evicted for abuse lately */
+
+enum ctl_dht_join {
+#define CTL_X_ENUM(name, label) CTL_DHT_J_##name,
+	CTL_DHT_JOINS(CTL_X_ENUM)
+#undef CTL_X_ENUM
+	    CTL_DHT_J_MAX
+};
+
+#define CTL_DHT_EVICTIONS(X)                                                                       \
+	X(LIVENESS, "liveness") /* three requests in a row unanswered */                           \
+	X(PREFIX, "prefix")	/* over the per-prefix limit (a replacement moved in) */           \
+	X(SYBIL, "sybil")	/* became suspect */                                               \
+	X(ABUSE, "abuse")	/* malformed or refused messages from its address */
+
+enum ctl_dht_eviction {
+#define CTL_X_ENUM(name, label) CTL_DHT_EV_##name,
+	CTL_DHT_EVICTIONS(CTL_X_ENUM)
+#undef CTL_X_ENUM
+	    CTL_DHT_EV_MAX
+};
+
 /* Counters and gauges for /metrics: written by the event loop, read by the HTTP thread
  * (relaxed atomics, as struct ctl_counters). */
 struct ctl_dht_stats {
@@ -86,11 +115,14 @@ struct ctl_dht_stats {
 	uint64_t expired_values; /* values removed at expiry */
 	uint64_t state_installs; /* DHT_STATE commands acknowledged */
 	uint64_t token_rotations;
-	uint64_t pings_sent;	   /* liveness and bootstrap */
-	uint64_t finds_sent;	   /* bootstrap and bucket refresh */
-	uint64_t request_timeouts; /* our requests left unanswered */
-	uint64_t seen;		   /* dht_seen samples received */
-	uint64_t fragments_sent;   /* p messages */
+	uint64_t pings_sent;		    /* liveness and bootstrap */
+	uint64_t finds_sent;		    /* bootstrap and bucket refresh */
+	uint64_t request_timeouts;	    /* our requests left unanswered */
+	uint64_t seen;			    /* dht_seen samples received */
+	uint64_t fragments_sent;	    /* p messages */
+	uint64_t joins[CTL_DHT_J_MAX];	    /* admission decisions, by reason */
+	uint64_t evictions[CTL_DHT_EV_MAX]; /* nodes removed from the table, by reason */
+	uint64_t vouches;		    /* signed vouches passed to the trust module */
 };
 extern struct ctl_dht_stats ctl_dht_stats;
 

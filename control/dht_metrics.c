@@ -20,6 +20,18 @@ static const char *const drop_names[] = {
 #undef CTL_X_NAME
 };
 
+static const char *const join_names[CTL_DHT_J_MAX] = {
+#define CTL_X_NAME(name, label) label,
+    CTL_DHT_JOINS(CTL_X_NAME)
+#undef CTL_X_NAME
+};
+
+static const char *const eviction_names[CTL_DHT_EV_MAX] = {
+#define CTL_X_NAME(name, label) label,
+    CTL_DHT_EVICTIONS(CTL_X_NAME)
+#undef CTL_X_NAME
+};
+
 static void head(struct ctl_buf *b, const char *name, const char *type, const char *help)
 {
 	ctl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -70,6 +82,18 @@ void ctl_dht_metrics_render(struct ctl_buf *b)
 	    &s->nodes[1]);
 	one(b, "supernode_dht_dataplane_nodes", "gauge",
 	    "Nodes the dataplane hands out in find answers", &s->nodes_pushed);
+	head(b, "supernode_dht_joins_total", "counter",
+	     "Nodes asking to enter the routing table (and the find answers), by decision");
+	for (int i = 0; i < CTL_DHT_J_MAX; i++)
+		ctl_buf_printf(b, "supernode_dht_joins_total{reason=\"%s\"} %" PRIu64 "\n",
+			       join_names[i], ctl_ctr_get(&s->joins[i]));
+	head(b, "supernode_dht_evictions_total", "counter",
+	     "Nodes removed from the routing table (and the find answers), by reason");
+	for (int i = 0; i < CTL_DHT_EV_MAX; i++)
+		ctl_buf_printf(b, "supernode_dht_evictions_total{reason=\"%s\"} %" PRIu64 "\n",
+			       eviction_names[i], ctl_ctr_get(&s->evictions[i]));
+	one(b, "supernode_dht_vouches_total", "counter",
+	    "Signed vouches (key supernode-vouch) passed to the trust graph", &s->vouches);
 	one(b, "supernode_dht_stored_values", "gauge", "Values stored", &s->stored_values);
 	one(b, "supernode_dht_stored_bytes", "gauge", "Bytes of stored values (Value::size)",
 	    &s->stored_bytes);

@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "http.h"
 #include "promotion.h"
+#include "trust.h"
 #include "reload.h"
 #include "sn_config.h"
 #include "sn_log.h"
@@ -171,6 +172,7 @@ static void on_tick(struct ctl_main *m)
 	ctl_chan_tick(&m->chan, now);
 	ctl_admin_tick(&m->admin, now);
 	ctl_guard_tick(now);
+	ctl_trust_tick(now);
 	ctl_dht_tick(m->dht, now);
 	ctl_turn_tick(m->turn, now);
 	ctl_promotion_tick(m->promo, now);
@@ -333,7 +335,7 @@ int main(int argc, char **argv)
 	ctl_chan_set_punt_handler(&m->chan, SN_PUNT_ECHO, ctl_echo_handle, NULL);
 	if (ctl_guard_init(&m->cfg, &m->chan) < 0)
 		goto out;
-	if (ctl_dht_init(&m->dht, &m->cfg, &m->chan) < 0)
+	if (ctl_trust_init(&m->cfg) < 0 || ctl_dht_init(&m->dht, &m->cfg, &m->chan) < 0)
 		goto out;
 	/* modules that apply config changes at runtime register with ctl_reload_register() */
 	ctl_reload_init(&m->reload, &m->cfg, &m->chan, &m->ctr);
@@ -376,6 +378,7 @@ out:
 	m->ctr.turn = NULL;
 	ctl_turn_destroy(m->turn);
 	ctl_dht_fini(m->dht);
+	ctl_trust_fini();
 	ctl_guard_fini();
 	if (m->chan_ok)
 		ctl_chan_fini(&m->chan);

@@ -2,6 +2,7 @@
 #include "dht.h"
 #include "guard.h"
 #include "promotion.h"
+#include "trust.h"
 #include "stats_reader.h"
 #include "turn.h"
 
@@ -379,6 +380,7 @@ int ctl_metrics_render(struct ctl_buf *out, const struct sn_stats_segment *seg,
 	ctl_dht_metrics_render(out);
 	ctl_guard_metrics_render(out);
 	ctl_promotion_metrics_render(out);
+	ctl_trust_metrics_render(out);
 	if (ctr->turn)
 		render_turn(out, ctr->turn);
 	return out->err;

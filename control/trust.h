@@ -75,9 +75,10 @@ int ctl_trust_observe_relay(int fa, const uint8_t a[16], int fb, const uint8_t b
  * CTL_TRUST_UNKNOWN to clear it. 0, -EINVAL (bad token), -ENOSPC, -ENODEV. */
 int ctl_trust_mark(const char *token, enum ctl_trust_verdict v);
 
-/* Called with every node id / address whose verdict became suspect (at a run or a mark),
- * e.g. to police it harder; family 0 for a node id (addr then holds the 20-byte id). */
-typedef void (*ctl_trust_suspect_fn)(int family, const uint8_t addr[20], double score);
+/* Polices an address harder (guard's suspect mark for sybil.police_s seconds): called for
+ * every address that becomes suspect, and by DHT admission for the address of a node id
+ * that does. */
+void ctl_trust_police_addr(int family, const uint8_t addr[16], const char *why);
 
 /* ---------- life cycle ---------- */
 

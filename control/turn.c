@@ -4,6 +4,7 @@
 #include "clients.h"
 #include "reload.h"
 #include "sn_log.h"
+#include "trust.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1502,6 +1503,22 @@ static int check_peer(struct req *r, const struct turn_alloc *a, const struct sn
 	return 0;
 }
 
+/* Trust graph (trust.h): a new permission naming another allocation's client address means
+ * the two clients relay media to each other, an observed relation. O(allocations), and only
+ * for new permissions. */
+static void observe_relation(const struct ctl_turn *t, const struct turn_alloc *a, uint8_t family,
+			     const uint8_t *addr)
+{
+	for (uint32_t b = 0; b <= t->bucket_mask; b++)
+		for (const struct turn_alloc *x = t->buckets[b]; x; x = x->next)
+			if (x != a && x->client.family == family &&
+			    !memcmp(x->client.src, addr, family == AF_INET ? 4 : 16)) {
+				ctl_trust_observe_relay(a->client.family, a->client.src, family,
+							addr);
+				return;
+			}
+}
+
 /* Creates or refreshes the permission for peer IP; sends ADD within txn. */
 static int perm_touch(struct req *r, struct turn_alloc *a, uint8_t family, const uint8_t *addr,
 		      int32_t txn)
@@ -1513,6 +1530,7 @@ static int perm_touch(struct req *r, struct turn_alloc *a, uint8_t family, const
 		if (!p)
 			return -ENOMEM;
 		gauges(r->t);
+		observe_relation(r->t, a, family, addr);
 	}
 	p->expires_ns = r->now_real + TURN_PERM_LIFETIME_NS;
 	ctl_clients_turn(&a->client, CTL_CLIENT_PERMISSION, 0);
