@@ -8,7 +8,7 @@
  * an allocation ends, so they lag), errors answered to it (history), its DHT node id and port
  * (for dial-back probes and the invitation key), its reachability verdict and its invitation.
  *
- * Memory is bounded: max_clients entries allocated once (sizeof(struct ctl_client), 168 bytes
+ * Memory is bounded: max_clients entries allocated once (sizeof(struct ctl_client), 176 bytes
  * on x86-64, plus one bucket pointer per entry); when full, the least recently seen client is
  * evicted (it is forgotten: seen again, it starts afresh).
  *
@@ -55,6 +55,7 @@ struct ctl_client {
 	uint64_t invited_ns;	    /* wall clock: invitation issued, 0: never */
 	uint64_t invite_expires_ns; /* wall clock */
 	uint64_t relay_bytes;	    /* relay counters of its allocations (lagging) */
+	uint64_t invite_vid;	    /* DHT value id of its invitation (kept alive while active) */
 	uint32_t dht_ops[CTL_CLIENT_DHT_OPS];
 	uint32_t turn_allocs, turn_refreshes, turn_perms;
 	uint32_t errors;		/* errors answered (misbehaviour) */

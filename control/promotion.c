@@ -25,10 +25,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DHT_CLIENT_WINDOW_NS (120ull * CTL_NS_PER_SEC) /* a DHT client is one seen this recently   \
-							*/
-#define TURN_ALLOC_BYTES 256u /* control's allocation entry and its first perms (estimate) */
-#define INVITE_MAX	 1024 /* invitation value bytes */
+#define DHT_CLIENT_WINDOW_NS                                                                       \
+	(120ull * CTL_NS_PER_SEC) /* a DHT client is one seen this recently                        \
+				   */
+#define TURN_ALLOC_BYTES 256u	  /* control's allocation entry and its first perms (estimate) */
+#define INVITE_MAX	 1024	  /* invitation value bytes */
 
 const char *const ctl_promo_reason_names[CTL_PROMO_REASON_MAX] = {
 #define CTL_X_NAME(name, label) label,
@@ -326,7 +327,8 @@ static int sign_invitation(struct ctl_promotion *p, const struct ctl_promo_decis
 	return rc;
 }
 
-static bool store_invitation(struct ctl_promotion *p, const struct ctl_promo_decision *d)
+/* Returns the stored value's id, 0 when not stored. */
+static uint64_t store_invitation(struct ctl_promotion *p, const struct ctl_promo_decision *d)
 {
 	struct dht_store *s = p->dht ? ctl_dht_storage(p->dht) : NULL;
 	const struct sn_node_id *self = p->dht ? ctl_dht_self(p->dht) : NULL;
@@ -338,12 +340,12 @@ static bool store_invitation(struct ctl_promotion *p, const struct ctl_promo_dec
 	int len;
 
 	if (!s || !self || !p->key)
-		return false;
+		return 0;
 	len = sign_invitation(p, d, self->b, buf, sizeof(buf));
 	if (len < 0) {
 		SN_WARN("store_invitation: signing failed (%d)", len);
 		st_inc(&ctl_promo_stats.store_errors);
-		return false;
+		return 0;
 	}
 	invite_key(d->node, &key);
 	memset(&v, 0, sizeof(v));
@@ -358,9 +360,21 @@ static bool store_invitation(struct ctl_promotion *p, const struct ctl_promo_dec
 	if (st != DHT_PUT_STORED && st != DHT_PUT_REFRESHED) {
 		SN_WARN("store_invitation: put refused: %s", dht_put_status_names[st]);
 		st_inc(&ctl_promo_stats.store_errors);
-		return false;
+		return 0;
 	}
-	return true;
+	return v.id;
+}
+
+/* Stored values live a type expiration (10 min); an active invitation is kept alive. */
+static void refresh_invitation(struct ctl_promotion *p, const struct ctl_client *c)
+{
+	struct dht_store *s = p->dht ? ctl_dht_storage(p->dht) : NULL;
+	struct sn_node_id key;
+
+	if (!s || !c->invite_vid)
+		return;
+	invite_key(c->node, &key);
+	dht_store_refresh(s, &key, c->invite_vid, ctl_mono_ns());
 }
 
 /* ---------- probes ---------- */
@@ -572,6 +586,8 @@ uint32_t ctl_promotion_decide(struct ctl_promotion *p, uint32_t load, uint64_t n
 	for (struct ctl_client *c = p->clients.head; c; c = c->next) {
 		if (c->invited && real >= c->invite_expires_ns)
 			c->invited = false;
+		if (c->invited)
+			refresh_invitation(p, c);
 		active += c->invited;
 	}
 	p->active_invites = active;
@@ -610,7 +626,8 @@ uint32_t ctl_promotion_decide(struct ctl_promotion *p, uint32_t load, uint64_t n
 		memcpy(d->inputs, cands[i].in, sizeof(d->inputs));
 		weights_of(&p->cfg, d->weights);
 		d->score = cands[i].score;
-		d->stored = store_invitation(p, d);
+		c->invite_vid = store_invitation(p, d);
+		d->stored = c->invite_vid != 0;
 		c->invited = true;
 		c->invitations++;
 		c->invited_ns = real;
