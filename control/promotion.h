@@ -16,9 +16,10 @@
  *      the client's address is open, none within probe_timeout_ms means NATed or filtered;
  *   4. in the high state, ranks the candidates (clients.h) and invites the best ones (at most
  *      invites_per_interval per interval and max_invites active). A candidate has a DHT node
- *      id, was seen over min_uptime_s (first to last request), answered the probe, is not a Sybil suspect (trust
- *      module or promotion.suspects), has fewer than max_misbehaviour errors and holds no
- *      active invitation. Its score is the weighted mean of five inputs in [0,1]:
+ *      id, was seen over min_uptime_s (first to last request), answered the probe, is not a
+ *      Sybil suspect (trust module or promotion.suspects), has fewer than max_misbehaviour
+ *      errors and holds no active invitation. Its score is the weighted mean of five
+ *      inputs in [0,1]:
  *        uptime    min(1, uptime / uptime_full_s), uptime = last seen - first seen
  *        activity  min(1, (DHT requests + 10 x allocations + refreshes + permissions)
  *                         / activity_full)
