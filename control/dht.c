@@ -2042,6 +2042,19 @@ void ctl_dht_tick(struct ctl_dht *d, uint64_t now)
 
 /* ---------- admin ---------- */
 
+/* The trust module's verdict on a routing-table node (its id or its address). */
+static const char *trust_name(const struct sn_rt_node *n)
+{
+	switch (ctl_trust_verdict_node(n->id.b, n->addr.family, n->addr.addr)) {
+	case CTL_TRUST_TRUSTED:
+		return "trusted";
+	case CTL_TRUST_SUSPECT:
+		return "suspect";
+	default:
+		return "unknown";
+	}
+}
+
 int ctl_dht_cmd_routes(struct ctl_admin_ctx *ctx, int argc, char **argv, bool json,
 		       struct ctl_buf *out)
 {
@@ -2113,6 +2126,7 @@ int ctl_dht_cmd_routes(struct ctl_admin_ctx *ctx, int argc, char **argv, bool js
 					ctl_json_kv_u64(&j, "failed", n->failed);
 					ctl_json_kv_bool(&j, "good", good);
 					ctl_json_kv_bool(&j, "dataplane", in_dp);
+					ctl_json_kv_str(&j, "trust", trust_name(n));
 					ctl_json_obj_end(&j);
 				} else {
 					ctl_table_cell(&t, "%u", b);

@@ -65,6 +65,10 @@ metric_at_least 1 supernode_dht_joins_total 'reason="rejected_sybil"' ||
 metric_at_least 1 supernode_dht_evictions_total 'reason="liveness"' || fail "no liveness eviction"
 metric_at_least 1 supernode_sybil_suspects || fail "no Sybil suspect in the metrics"
 metric_at_least 40 supernode_sybil_graph_nodes || fail "the trust graph was not loaded"
+# the suspect's address was handed to guard to be policed harder
+metric_at_least 1 supernode_sybil_policed_total || fail "no suspect address policed"
+"$SN" ctl bans 2>/dev/null | grep -q '198\.18\.2\.10' || fail "guard has no mark for the suspect"
+"$SN" ctl routes --json | grep -q '"trust":"trusted"' || fail "routes --json shows no trust verdict"
 "$SN" ctl sybil >&2 || fail "supernodectl sybil failed"
 log "joins: admitted $(metric supernode_dht_joins_total 'reason="admitted"'), prefix" \
 	"$(metric supernode_dht_joins_total 'reason="rejected_prefix"'), sybil" \
