@@ -11,6 +11,7 @@
  * SIGKILL if it has not exited 10 s later. Results are one JSON object per run on stdout;
  * progress goes to stderr. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -430,6 +431,60 @@ static long rss_kb(pid_t pid)
 			kb = strtol(line + 6, NULL, 10);
 	fclose(f);
 	return kb;
+}
+
+/* CPU time of a DPDK process's forwarding lcores ("rte-worker-*" threads), wall time and
+ * TSC at one moment. busy_cycles (and testpmd's cycles/packet) are TSC, i.e. wall time:
+ * on a shared machine they include the time the worker was preempted. The threads' own
+ * CPU time (schedstat) is not inflated by other processes, so cpu_cycles_per_packet =
+ * CPU ns x TSC rate / packets is the figure comparable across runs and with testpmd. */
+struct cpu_probe {
+	uint64_t cpu_ns, wall_ns, tsc;
+	bool ok;
+};
+
+static struct cpu_probe cpu_probe(pid_t pid)
+{
+	struct cpu_probe c = {.wall_ns = mono_ns(), .tsc = __rdtsc()};
+	char path[320], name[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return c;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		bool worker = f && fgets(name, sizeof(name), f) && !strncmp(name, "rte-worker", 10);
+		if (f)
+			fclose(f);
+		if (!worker)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+		f = fopen(path, "r");
+		unsigned long long ns;
+		if (f && fscanf(f, "%llu", &ns) == 1) {
+			c.cpu_ns += ns;
+			c.ok = true;
+		}
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return c;
+}
+
+/* Worker CPU cycles per packet between two probes (0 when unknown), and its CPU share. */
+static double cpu_cycles_per_packet(const struct cpu_probe *a, const struct cpu_probe *b,
+				    uint64_t packets, double *share)
+{
+	*share = 0;
+	if (!a->ok || !b->ok || b->wall_ns <= a->wall_ns || !packets)
+		return 0;
+	double tsc_per_ns = (double)(b->tsc - a->tsc) / (double)(b->wall_ns - a->wall_ns);
+	*share = (double)(b->cpu_ns - a->cpu_ns) / (double)(b->wall_ns - a->wall_ns);
+	return (double)(b->cpu_ns - a->cpu_ns) * tsc_per_ns / (double)packets;
 }
 
 static const char *self_dir(char *buf, size_t len)
@@ -988,6 +1043,7 @@ int bench_dataplane_main(int argc, char **argv)
 	while (mono_ns() < until)
 		chan_read(c, 50);
 	struct snap s0, s1;
+	struct cpu_probe cp0 = cpu_probe(dp);
 	snap_take(seg, &s0);
 	until = s0.t_ns + (uint64_t)o.seconds * 1000000000ull;
 	while (mono_ns() < until) {
@@ -995,6 +1051,7 @@ int bench_dataplane_main(int argc, char **argv)
 		chan_read(c, 50);
 	}
 	snap_take(seg, &s1);
+	struct cpu_probe cp1 = cpu_probe(dp);
 	long rss2 = rss_kb(dp);
 	if (!child_alive(dp)) {
 		note("dataplane exited during the run");
@@ -1020,17 +1077,19 @@ int bench_dataplane_main(int argc, char **argv)
 	int64_t loss = (int64_t)rx - (int64_t)tx - (int64_t)punted - (int64_t)expected;
 	if (loss < 0)
 		loss = 0;
-	double pps = (double)rx / secs;
+	double pps = (double)rx / secs, share;
+	double cpu_cpp = cpu_cycles_per_packet(&cp0, &cp1, rx, &share);
 	printf("{\"scenario\":\"%s\",\"pps\":%.0f,\"pps_per_core\":%.0f,\"tx_pps\":%.0f,"
-	       "\"cycles_per_packet\":%.1f,\"cores\":1,\"rx\":%llu,\"tx\":%llu,\"punted\":%llu,"
+	       "\"cycles_per_packet\":%.1f,\"cpu_cycles_per_packet\":%.1f,"
+	       "\"worker_cpu_share\":%.2f,\"cores\":1,\"rx\":%llu,\"tx\":%llu,\"punted\":%llu,"
 	       "\"policed\":%llu,\"unexpected_drops\":%llu,\"loss\":%lld,"
 	       "\"loss_ratio\":%.6f,\"seconds\":%.2f,\"allocations\":%u,\"routes\":%u,"
 	       "\"packets_in_pcap\":%u,\"srtp\":%s,\"guard\":\"%s\",\"mac_ok\":%s,\"load_seconds\":"
 	       "%.1f,"
 	       "\"rss_kb\":{\"before_load\":%ld,\"after_load\":%ld,\"after_run\":%ld}",
 	       bench_scenario_names[p->scenario], pps, pps, (double)tx / secs,
-	       rx ? (double)busy / (double)rx : 0.0, (unsigned long long)rx, (unsigned long long)tx,
-	       (unsigned long long)punted, (unsigned long long)expected,
+	       rx ? (double)busy / (double)rx : 0.0, cpu_cpp, share, (unsigned long long)rx,
+	       (unsigned long long)tx, (unsigned long long)punted, (unsigned long long)expected,
 	       (unsigned long long)unexpected, (long long)loss,
 	       rx ? (double)loss / (double)rx : 0.0, secs, allocs, routes, p->packets,
 	       p->srtp ? "true" : "false", o.guard == GUARD_OPEN ? "open" : "default",
@@ -1218,9 +1277,11 @@ int bench_testpmd_main(int argc, char **argv)
 	sleep_ms(1000);
 	pmd_cmd(in, "show port stats all\n");
 	uint64_t t0 = mono_ns();
+	struct cpu_probe cp0 = cpu_probe(pid);
 	sleep_ms(o.seconds * 1000u);
 	pmd_cmd(in, "show port stats all\n");
 	uint64_t t1 = mono_ns();
+	struct cpu_probe cp1 = cpu_probe(pid);
 	sleep_ms(300);
 	pmd_cmd(in, "stop\n");
 	sleep_ms(1000);
@@ -1261,12 +1322,15 @@ int bench_testpmd_main(int argc, char **argv)
 		free(text);
 		goto out;
 	}
-	double pps = (double)(tx1 - tx0) / secs;
+	double pps = (double)(tx1 - tx0) / secs, share;
+	double cpu_cpp = cpu_cycles_per_packet(&cp0, &cp1, (uint64_t)(tx1 - tx0), &share);
 	int64_t tx_pps = last_number_after(blk, "Tx-pps:", SIZE_MAX);
 	printf("{\"scenario\":\"testpmd-macswap\",\"pps\":%.0f,\"pps_per_core\":%.0f,"
-	       "\"testpmd_tx_pps\":%lld,\"cycles_per_packet\":%.1f,\"cores\":1,\"tx\":%lld,"
+	       "\"testpmd_tx_pps\":%lld,\"cycles_per_packet\":%.1f,\"cpu_cycles_per_packet\":"
+	       "%.1f,\"worker_cpu_share\":%.2f,\"cores\":1,\"tx\":%lld,"
 	       "\"seconds\":%.2f,\"pcap\":\"%s\"}\n",
-	       pps, pps, (long long)tx_pps, cpp, (long long)(tx1 - tx0), secs, pcap);
+	       pps, pps, (long long)tx_pps, cpp, cpu_cpp, share, (long long)(tx1 - tx0), secs,
+	       pcap);
 	fflush(stdout);
 	free(text);
 	exit_code = 0;
