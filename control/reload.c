@@ -195,6 +195,15 @@ static const struct restart_field restart_fields[] = {
     RF("turn.rfc5766_channels", "turn", turn.rfc5766_channels),
     RF("dht.network_id", "dht", dht.network_id),
 };
+/* Sections read once at start (the guard's rates are the dataplane's, the Sybil and
+ * promotion engines size their tables from theirs): a change is reported as needing a
+ * restart and the running values stay, so `config` never shows what is not in effect.
+ * They hold no pointers, so memcmp and a plain copy are exact. */
+static const struct restart_field restart_sections[] = {
+    RF("guard", "guard", guard),
+    RF("sybil", "sybil", sybil),
+    RF("promotion", "promotion", promotion),
+};
 #undef RF
 
 static bool field_differs(const struct sn_config *a, const struct sn_config *b, size_t off,
@@ -269,6 +278,14 @@ int ctl_reload_restart_diff(const struct ctl_reload *r, const struct sn_config *
 		ctl_reload_restart_field(rep, "dht");
 		n++;
 	}
+	for (size_t i = 0; i < sizeof(restart_sections) / sizeof(restart_sections[0]); i++) {
+		const struct restart_field *f = &restart_sections[i];
+
+		if (section_claimed(r, f->section) || !field_differs(a, b, f->off, f->size))
+			continue;
+		ctl_reload_restart_field(rep, "%s", f->path);
+		n++;
+	}
 	return n;
 }
 
@@ -302,6 +319,12 @@ static void keep_restart_fields(const struct ctl_reload *r, struct sn_config *ol
 
 		next->dht = old->dht;
 		old->dht = d;
+	}
+	for (size_t i = 0; i < sizeof(restart_sections) / sizeof(restart_sections[0]); i++) {
+		const struct restart_field *f = &restart_sections[i];
+
+		if (!section_claimed(r, f->section))
+			memcpy((char *)next + f->off, (const char *)old + f->off, f->size);
 	}
 }
 

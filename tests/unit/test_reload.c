@@ -522,6 +522,31 @@ Test(reload, restart_fields_reported_not_applied)
 	cr_assert_eq(ctr.config_restart_required, 0);
 }
 
+/* The guard, Sybil and promotion sections are read at start: a change is pending, not
+ * applied, and the running config keeps the values in effect. */
+Test(reload, start_only_sections_reported_not_applied)
+{
+	const char *r[] = {"  max_allocations: 1000\n",
+			   "  max_allocations: 1000\nguard:\n  suspect_factor: 8\n"
+			   "sybil:\n  interval_s: 120\n"};
+	struct sn_config *next;
+	uint32_t factor, interval;
+
+	setup_running(base_yaml);
+	factor = running.guard.suspect_factor;
+	interval = running.sybil.interval_s;
+	cr_assert_neq(factor, 8);
+	next = load_with(r, 1);
+	cr_assert_eq(ctl_reload_apply(&rl, next, now_ns), 0, "%s", rl.last.error);
+	free(next);
+	cr_assert(report_has(&rl.last, true, "guard"));
+	cr_assert(report_has(&rl.last, true, "sybil"));
+	cr_assert_eq(rl.last.n_restart, 2);
+	cr_assert_eq(running.guard.suspect_factor, factor);
+	cr_assert_eq(running.sybil.interval_s, interval);
+	cr_assert_eq(ctr.config_restart_required, 1);
+}
+
 /* ---------- rejecting ---------- */
 
 Test(reload, invalid_file_rejected_whole)
