@@ -15,21 +15,27 @@ second so that it is heard):
   D       198.18.3.10      honest, admitted, then stops answering: evicted (liveness)
   S       198.18.2.10      in a Sybil region behind one attack edge of the edge list: never
                            admitted, and never in a find answer
+and, first, a signed vouch (an RSA key made with the openssl command, a signed value under
+InfoHash("supernode-vouch") naming an id) puts the vouched id into the trust graph.
 Checks, each with a deadline (polling, no fixed sleeps), print one line each; exit 0 when all
 pass, 1 otherwise.
 """
 import argparse
+import hashlib
 import json
 import os
 import random
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dht_signed  # noqa: E402
 import dht_wire as w  # noqa: E402
 
 NODES = {
@@ -172,6 +178,29 @@ def main():
           verdict(ctl, hexs["S"]) or "")
     check("trust verdict of B is trusted",
           until(5, lambda: verdict(ctl, hexs["B"]) == "trusted"), verdict(ctl, hexs["B"]) or "")
+
+    # a signed vouch (trust.h): signed value under InfoHash("supernode-vouch") naming an id
+    if shutil.which("openssl"):
+        vouched = bytes([0x77]) * 20
+        with tempfile.TemporaryDirectory() as tmp:
+            der, sign = dht_signed.openssl_signer(tmp)
+            data = b"vouch:" + vouched.hex().encode()
+            key = hashlib.sha1(b"supernode-vouch").digest()
+            c = w.Client(args.app4, args.port, args.network)
+            try:
+                token = c.token(key)
+                v = {"id": 4242, "dat": {"body": {"seq": 0, "owner": der, "type": 0,
+                                                  "data": data},
+                                         "sig": sign(dht_signed.signed_body(0, der, 0, data))}}
+                r = c.call("put", {"h": key, "values": [v], "token": token}, 2.0)
+                check("signed vouch stored", r is not None and "r" in r, str(r)[:80])
+            finally:
+                c.close()
+        check("vouch edge in the trust graph",
+              until(10, lambda: verdict(ctl, vouched.hex()) not in (None, "absent")),
+              verdict(ctl, vouched.hex()) or "")
+    else:
+        print("skip the signed vouch: no openssl command", flush=True)
 
     nodes = {n: Node(n, a, args.app4, args.port, args.network, ids[n]) for n, a in NODES.items()}
     for n in nodes.values():

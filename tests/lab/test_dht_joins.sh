@@ -8,6 +8,7 @@
 #   - at most two of the four nodes of one /24 are admitted, nodes of other /24s are;
 #   - the node in the Sybil region is never admitted nor named in a find answer;
 #   - a node that stops answering is evicted;
+#   - a signed vouch (value under InfoHash("supernode-vouch")) adds its edge to the graph;
 # and the joins/evictions/sybil metrics and `supernodectl sybil` show it.
 set -euo pipefail
 _base=${SN_CONFIG:-$(cd "$(dirname "$0")/../.." && pwd)/configs/lab.yaml}
@@ -65,6 +66,9 @@ metric_at_least 1 supernode_dht_joins_total 'reason="rejected_sybil"' ||
 metric_at_least 1 supernode_dht_evictions_total 'reason="liveness"' || fail "no liveness eviction"
 metric_at_least 1 supernode_sybil_suspects || fail "no Sybil suspect in the metrics"
 metric_at_least 40 supernode_sybil_graph_nodes || fail "the trust graph was not loaded"
+if command -v openssl >/dev/null; then
+	metric_at_least 1 supernode_dht_vouches_total || fail "the signed vouch did not reach the trust graph"
+fi
 # the suspect's address was handed to guard to be policed harder
 metric_at_least 1 supernode_sybil_policed_total || fail "no suspect address policed"
 "$SN" ctl bans 2>/dev/null | grep -q '198\.18\.2\.10' || fail "guard has no mark for the suspect"
