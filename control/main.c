@@ -339,6 +339,8 @@ int main(int argc, char **argv)
 		goto out;
 	/* modules that apply config changes at runtime register with ctl_reload_register() */
 	ctl_reload_init(&m->reload, &m->cfg, &m->chan, &m->ctr);
+	if (ctl_trust_reload_register(&m->reload) < 0)
+		goto out;
 	m->reload.log_level_locked = verbose > 0;
 	{
 		char secret[PATH_MAX];

@@ -13,6 +13,7 @@
 #include "counters.h"
 #include "guard.h"
 #include "json.h"
+#include "reload.h"
 #include "sn_log.h"
 #include "sybil.h"
 #include "table.h"
@@ -1202,6 +1203,23 @@ int ctl_trust_reconfigure(const struct sn_config *cfg)
 	g_trust->cfg = cfg->sybil;
 	g_trust->next_run_ns = 0;
 	return 0;
+}
+
+static void reload_commit(void *arg, const struct sn_config *old, const struct sn_config *new,
+			  struct ctl_reload_report *rep)
+{
+	(void)arg;
+	if (!memcmp(&old->sybil, &new->sybil, sizeof(old->sybil)))
+		return;
+	ctl_trust_reconfigure(new);
+	ctl_reload_change(rep, "sybil");
+}
+
+int ctl_trust_reload_register(struct ctl_reload *r)
+{
+	struct ctl_reload_hook h = {.name = "trust", .section = "sybil", .commit = reload_commit};
+
+	return ctl_reload_register(r, &h);
 }
 
 void ctl_trust_fini(void)

@@ -87,6 +87,9 @@ void ctl_trust_police_addr(int family, const uint8_t addr[16], const char *why);
 int ctl_trust_init(const struct sn_config *cfg);
 /* Applies a reloaded sybil section (file re-read at the next run). */
 int ctl_trust_reconfigure(const struct sn_config *cfg);
+/* Registers the reload hook that applies the `sybil` section at runtime (reload.h). */
+struct ctl_reload;
+int ctl_trust_reload_register(struct ctl_reload *r);
 void ctl_trust_fini(void);
 /* Periodic work: runs the methods when sybil.interval has passed or inputs changed. */
 void ctl_trust_tick(uint64_t now_ns);
