@@ -13,9 +13,9 @@
 	X(sybil, "evaluate Sybil detection (SybilLimit, SybilRank) on a trust graph")              \
 	X(pcap, "write a scenario's frames (TURN/DHT/flood) as a pcap for replay")                 \
 	X(dataplane, "measure the real supernode-dataplane on a net_pcap port (JSON)")             \
-	X(testpmd, "measure dpdk-testpmd macswap on the same port layout (JSON)")                 \
-	X(latency, "added latency (p50/p99) of ChannelData relay over net_memif (JSON)")          \
-	X(flood, "guard flood: spoofed DHT/STUN requests from an AF_PACKET socket (JSON)")        \
+	X(testpmd, "measure dpdk-testpmd macswap on the same port layout (JSON)")                  \
+	X(latency, "added latency (p50/p99) of ChannelData relay over net_memif (JSON)")           \
+	X(flood, "guard flood: spoofed DHT/STUN requests from an AF_PACKET socket (JSON)")         \
 	X(compare, "supernode vs dpdk-testpmd, coturn, OpenDHT: table, JSON, plot, docs")
 
 #define SN_BENCH_DECLARE(name, help) int bench_##name##_main(int argc, char **argv);
