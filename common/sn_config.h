@@ -162,13 +162,13 @@ int sn_config_parse_endpoint(const char *s, int *family, uint8_t addr[16], uint1
 #define SN_CONFIG_MAX_PROMO_SUSPECTS 64 /* promotion.suspects entries */
 struct sn_promotion_config {
 	bool enabled;
-	uint32_t interval_ms;	      /* load measured and decisions taken this often */
-	uint32_t load_high;	      /* permille: enter the high state at or above */
-	uint32_t load_low;	      /* permille: leave it at or below; below load_high */
-	uint32_t dwell_s;	      /* least time in a state before leaving it */
-	uint32_t capacity_clients;    /* clients (allocations + DHT clients) for load 1000 */
-	uint32_t capacity_kbps;	      /* relayed media kbit/s for load 1000 */
-	uint32_t weight_uptime;	      /* ranking weights, 0-100 each */
+	uint32_t interval_ms;	   /* load measured and decisions taken this often */
+	uint32_t load_high;	   /* permille: enter the high state at or above */
+	uint32_t load_low;	   /* permille: leave it at or below; below load_high */
+	uint32_t dwell_s;	   /* least time in a state before leaving it */
+	uint32_t capacity_clients; /* clients (allocations + DHT clients) for load 1000 */
+	uint32_t capacity_kbps;	   /* relayed media kbit/s for load 1000 */
+	uint32_t weight_uptime;	   /* ranking weights, 0-100 each */
 	uint32_t weight_activity;
 	uint32_t weight_history;
 	uint32_t weight_bandwidth;

@@ -51,9 +51,9 @@ struct ctl_main {
 	struct ctl_admin admin;
 	bool admin_ok;
 	struct ctl_http http;
-	struct ctl_dht *dht;	  /* OpenDHT node (dht.h); NULL when off */
-	struct ctl_reload reload; /* SIGHUP and `supernodectl reload` */
-	struct ctl_turn *turn;	  /* TURN requests and allocations (turn.h) */
+	struct ctl_dht *dht;	     /* OpenDHT node (dht.h); NULL when off */
+	struct ctl_reload reload;    /* SIGHUP and `supernodectl reload` */
+	struct ctl_turn *turn;	     /* TURN requests and allocations (turn.h) */
 	struct ctl_promotion *promo; /* client metrics and promotions (promotion.h); NULL: off */
 };
 

@@ -135,7 +135,8 @@ static int render_json(struct ctl_promotion *p, struct ctl_buf *out, uint64_t no
 		ctl_json_kv_str(&j, "status", ctl_promo_reason_names[r]);
 		ctl_json_kv_str(&j, "reach", reach_names[c->reach & 3]);
 		ctl_json_kv_i64(&j, "suspect", sus);
-		ctl_json_kv_u64(&j, "uptime_s", (uint64_t)((c->last_ns - c->first_ns) / CTL_NS_PER_SEC));
+		ctl_json_kv_u64(&j, "uptime_s",
+				(uint64_t)((c->last_ns - c->first_ns) / CTL_NS_PER_SEC));
 		ctl_json_kv_u64(&j, "idle_s", (uint64_t)((now - c->last_ns) / CTL_NS_PER_SEC));
 		ctl_json_kv_u64(&j, "errors", c->errors);
 		ctl_json_kv_u64(&j, "allocations", c->allocs);
