@@ -1707,3 +1707,78 @@ Test(turn_engine, mutated_input_survives, .fini = teardown_engine)
 	cr_assert_gt(answered, 0);
 	cr_assert_leq(ctl_ctr_get(&ctl_turn_counters(turn)->allocations), 1);
 }
+
+/* A restarted control whose first resync is cut after the allocations (the dataplane closed
+ * a socket control did not read in time) adopts the permissions and channels from the
+ * dump of the next session, and a ChannelBind refresh keeps the adopted channel. */
+Test(turn_engine, adopt_after_cut_resync, .fini = teardown_engine)
+{
+	struct client c;
+	struct sn_turn_alloc_key ak = {.alloc_id = 3};
+	struct sn_turn_alloc_value av;
+	struct sn_turn_perm_key pk;
+	struct sn_turn_perm_value pv = {.expires_ns = fake_real + 200ull * CTL_NS_PER_SEC};
+	struct sn_turn_channel_key ck = {.alloc_id = 3, .channel = 0x4001};
+	struct sn_turn_channel_value cv;
+	struct sn_msg_dump_end e = {.table = 0, .entries = 3};
+	struct sn_msg_hello h;
+	struct peers p;
+	uint64_t buf[64];
+	int from;
+
+	setup_engine(NULL, false);
+	client_init(&c, 48500, "lab", "lab-password");
+	memset(&av, 0, sizeof(av));
+	av.client = c.tuple;
+	av.relay_port4 = 50321;
+	av.expires_ns = fake_real + 500ull * CTL_NS_PER_SEC;
+	memset(&pk, 0, sizeof(pk));
+	pk.alloc_id = 3;
+	pk.family = AF_INET;
+	memcpy(pk.peer, "\xc6\x12\x00\x02", 4);
+	memset(&cv, 0, sizeof(cv));
+	cv.family = AF_INET;
+	cv.peer_port = htons(5000);
+	memcpy(cv.peer, "\xc6\x12\x00\x02", 4);
+	cv.expires_ns = fake_real + 400ull * CTL_NS_PER_SEC;
+	dump_entry(SN_TABLE_TURN_ALLOC, &ak, sizeof(ak), &av, sizeof(av));
+	ctl_chan_disconnect(&chan, ctl_mono_ns(), "test: dump cut");
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->allocations), 1);
+
+	ctl_chan_start_session(&chan, ctl_mono_ns());
+	memset(&h, 0, sizeof(h));
+	h.role = SN_ROLE_DATAPLANE;
+	h.epoch = 1;
+	snprintf(h.build, sizeof(h.build), "%s", SN_VERSION);
+	feed(buf, msg_body((uint8_t *)buf, SN_MSG_HELLO, 1, &h, sizeof(h)));
+	from = n_sent;
+	dump_entry(SN_TABLE_TURN_ALLOC, &ak, sizeof(ak), &av, sizeof(av));
+	dump_entry(SN_TABLE_TURN_PERM, &pk, sizeof(pk), &pv, sizeof(pv));
+	dump_entry(SN_TABLE_TURN_CHANNEL, &ck, sizeof(ck), &cv, sizeof(cv));
+	feed(buf, msg_body((uint8_t *)buf, SN_MSG_DUMP_END, 2, &e, sizeof(e)));
+	cr_assert_eq(chan.state, CTL_CHAN_READY);
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->allocations), 1);
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->permissions), 1);
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->channels), 1);
+	/* the dataplane holds all three: nothing reinstalled, nothing removed */
+	cr_assert_eq(count_cmds(SN_TABLE_TURN_ALLOC, SN_TABLE_OP_ADD, from), 0);
+	cr_assert_eq(count_cmds(SN_TABLE_TURN_CHANNEL, SN_TABLE_OP_DEL, from), 0);
+	cr_assert_eq(count_cmds(SN_TABLE_TURN_PERM, SN_TABLE_OP_DEL, from), 0);
+	ack_pending(0);
+	next_read = n_sent;
+
+	/* a ChannelBind retransmitted while control was down comes first and binds the owner */
+	get_nonce(&c);
+	memset(&p, 0, sizeof(p));
+	p.channel = 0x4001;
+	p.n = 1;
+	p.a[0] = peer_addr("198.18.0.2", 5000);
+	cr_assert_eq(expect_error(&c, SN_STUN_METHOD_CHANNEL_BIND, put_peers, &p), 0);
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->channels), 1);
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->permissions), 1);
+	cr_assert_eq(expect_error(&c, SN_STUN_METHOD_REFRESH, NULL, NULL), 0);
+	cr_assert_eq(expect_error(&c, SN_STUN_METHOD_CHANNEL_BIND, put_peers, &p), 0);
+	ctl_turn_tick(turn, ctl_mono_ns() + 5ull * CTL_NS_PER_SEC);
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->channels), 1);
+	cr_assert_eq(ctl_ctr_get(&ctl_turn_counters(turn)->permissions), 1);
+}
