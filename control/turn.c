@@ -335,6 +335,18 @@ static bool tomb_has(const struct ctl_turn *t, uint8_t table, const void *key, u
 	return false;
 }
 
+/* Forgets a DEL still waiting for the socket: the key is in use again, and a late DEL would
+ * remove the new entry from the dataplane while control lists it. */
+static void tomb_cancel(struct ctl_turn *t, uint8_t table, const void *key, uint16_t key_len)
+{
+	for (uint32_t i = 0; i < t->n_tomb; i++)
+		if (t->tomb[i].table == table && t->tomb[i].key_len == key_len &&
+		    !memcmp(t->tomb[i].key, key, key_len)) {
+			t->tomb[i] = t->tomb[--t->n_tomb];
+			return;
+		}
+}
+
 static void txn_ack(struct ctl_turn *t, int32_t idx, uint32_t gen, int32_t result);
 
 /* Forgets an in-flight slot (its ack will be ignored). */
@@ -457,8 +469,10 @@ static int install(struct ctl_turn *t, uint8_t table, const void *key, uint16_t 
 		   uint64_t now)
 {
 	uint32_t gen = txn >= 0 ? t->txns[txn].gen : 0;
-	int64_t seq =
-	    send_cmd(t, table, SN_TABLE_OP_ADD, key, key_len, val, val_len, txn, gen, now);
+	int64_t seq;
+
+	tomb_cancel(t, table, key, key_len);
+	seq = send_cmd(t, table, SN_TABLE_OP_ADD, key, key_len, val, val_len, txn, gen, now);
 
 	if (seq < 0) {
 		sync->state = TURN_DP_DIRTY;
