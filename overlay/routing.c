@@ -280,19 +280,42 @@ unsigned sn_rt_compact_len(int family)
 	}
 }
 
+/* Bits of the prefix index for n entries: about one entry per prefix, so a search starts
+ * at a run of a few entries; capped so the index stays at most 16 KiB per family. */
+#define SN_RT_PREFIX_BITS_MAX 12
+
+static unsigned prefix_bits(size_t n)
+{
+	unsigned b = 0;
+
+	while (b < SN_RT_PREFIX_BITS_MAX && ((size_t)2 << b) <= n)
+		b++;
+	return b;
+}
+
+static size_t prefix_len(unsigned bits)
+{
+	return bits ? ((size_t)1 << bits) + 1 : 0;
+}
+
 static struct sn_rt_snapshot *snap_alloc(size_t n4, size_t n6, uint64_t now, uint64_t gen)
 {
+	/* sized for the counts before repeated ids are dropped: never fewer bits than needed */
+	size_t idx4 = prefix_len(prefix_bits(n4)), idx6 = prefix_len(prefix_bits(n6));
+	size_t idx_bytes = (idx4 + idx6) * sizeof(uint32_t);
 	struct sn_rt_snapshot *s;
 
-	s = malloc(sizeof(*s) + n4 * SN_RT_COMPACT4_LEN + n6 * SN_RT_COMPACT6_LEN);
+	s = malloc(sizeof(*s) + idx_bytes + n4 * SN_RT_COMPACT4_LEN + n6 * SN_RT_COMPACT6_LEN);
 	if (!s)
 		return NULL;
+	memset(s, 0, sizeof(*s));
 	s->generation = gen;
 	s->built_ns = now;
-	s->count[0] = 0;
-	s->count[1] = 0;
-	s->entries[0] = s->data;
-	s->entries[1] = s->data + n4 * SN_RT_COMPACT4_LEN;
+	/* data[] follows 8-byte fields, so the uint32_t index at its start is aligned */
+	s->prefix_start[0] = idx4 ? (const uint32_t *)(void *)s->data : NULL;
+	s->prefix_start[1] = idx6 ? (const uint32_t *)(void *)s->data + idx4 : NULL;
+	s->entries[0] = s->data + idx_bytes;
+	s->entries[1] = s->entries[0] + n4 * SN_RT_COMPACT4_LEN;
 	return s;
 }
 
@@ -316,6 +339,33 @@ static int cmp_entry(const void *a, const void *b)
 	return memcmp(a, b, SN_NODE_ID_LEN);
 }
 
+/* Fills prefix_start[fi] for the final (sorted, deduplicated) entries. */
+static void build_prefix_index(struct sn_rt_snapshot *s, int fi)
+{
+	unsigned len = fi == 0 ? SN_RT_COMPACT4_LEN : SN_RT_COMPACT6_LEN;
+	unsigned bits = prefix_bits(s->count[fi]);
+	uint32_t *idx = (uint32_t *)(uintptr_t)s->prefix_start[fi];
+	uint32_t i = 0;
+
+	/* fewer entries than allocated for: fewer bits, the smaller index fits */
+	if (bits == 0 || !idx) {
+		s->prefix_bits[fi] = 0;
+		return;
+	}
+	s->prefix_bits[fi] = (uint8_t)bits;
+	for (uint32_t p = 0; p < (1u << bits); p++) {
+		while (i < s->count[fi]) {
+			const uint8_t *e = s->entries[fi] + (size_t)i * len;
+
+			if (((unsigned)e[0] << 8 | e[1]) >> (16 - bits) >= p)
+				break;
+			i++;
+		}
+		idx[p] = i;
+	}
+	idx[1u << bits] = s->count[fi];
+}
+
 /* Sorts each family's entries by id and drops repeated ids. */
 static void snap_finish(struct sn_rt_snapshot *s)
 {
@@ -336,6 +386,7 @@ static void snap_finish(struct sn_rt_snapshot *s)
 			out++;
 		}
 		s->count[fi] = out;
+		build_prefix_index(s, fi);
 	}
 }
 
@@ -470,23 +521,20 @@ static unsigned emit_sorted(const uint8_t *base, unsigned len, struct run r,
 	return n;
 }
 
-unsigned sn_rt_closest_k(const struct sn_rt_snapshot *s, const struct sn_node_id *target,
-			 int family, unsigned k, const uint8_t **out)
+/* The old whole-table search, on one run: appends to out[n..k) the run's closest entries
+ * in XOR order. Every entry of the run is farther from target than out[0..n). */
+static unsigned closest_in_run(const uint8_t *base, unsigned len, struct run r,
+			       const struct sn_node_id *target, unsigned k, const uint8_t **out,
+			       unsigned n)
 {
 	/* Runs still to visit, nearest on top. Each push is at a deeper split bit than the
 	 * one below it, so there are never more than 160. */
 	struct run stack[SN_NODE_ID_BITS + 1];
-	int fi = sn_rt_family_index(family);
-	unsigned len = sn_rt_compact_len(family), sp = 0, n = 0;
-	const uint8_t *base;
+	unsigned sp = 0;
 
-	if (!s || fi < 0 || k == 0 || s->count[fi] == 0)
-		return 0;
-	base = s->entries[fi];
-	stack[sp++] = (struct run){0, s->count[fi]};
+	stack[sp++] = r;
 	while (sp > 0 && n < k) {
-		struct run r = stack[--sp];
-
+		r = stack[--sp];
 		while (r.hi - r.lo > k - n) {
 			/* ids are unique and sorted: the first and the last differ, and every id
 			 * between shares their common prefix, so the run splits at bit d into two
@@ -515,6 +563,43 @@ unsigned sn_rt_closest_k(const struct sn_rt_snapshot *s, const struct sn_node_id
 			}
 		}
 		n = emit_sorted(base, len, r, target, out, n);
+	}
+	return n;
+}
+
+unsigned sn_rt_closest_k(const struct sn_rt_snapshot *s, const struct sn_node_id *target,
+			 int family, unsigned k, const uint8_t **out)
+{
+	int fi = sn_rt_family_index(family);
+	unsigned len = sn_rt_compact_len(family), n = 0, bits, lvl;
+	const uint32_t *idx;
+	const uint8_t *base;
+	uint32_t p = 0;
+	struct run r;
+
+	if (!s || fi < 0 || k == 0 || s->count[fi] == 0)
+		return 0;
+	base = s->entries[fi];
+	bits = s->prefix_bits[fi];
+	idx = s->prefix_start[fi];
+	if (bits == 0) {
+		r = (struct run){0, s->count[fi]};
+	} else {
+		p = (uint32_t)(id_word(target, 0) >> (64 - bits));
+		r = (struct run){idx[p], idx[p + 1]};
+	}
+	/* Widen outward: the target's B-bit run, then the run differing first at bit B-1,
+	 * then at bit B-2, ... bit 0. Each is strictly farther than all before it, so this
+	 * visits entries in the same XOR order as splitting the whole table would. */
+	for (lvl = bits;; lvl--) {
+		if (r.lo < r.hi)
+			n = closest_in_run(base, len, r, target, k, out, n);
+		if (n >= k || lvl == 0)
+			break;
+		unsigned shift = bits - lvl;
+		uint32_t q = ((p >> shift) ^ 1) << shift;
+
+		r = (struct run){idx[q], idx[q + (1u << shift)]};
 	}
 	return n;
 }

@@ -20,7 +20,8 @@
  * written after it is built, so the dataplane publishes it with rcu_assign_pointer() and
  * frees the old one with sn_rt_snapshot_free() after a QSBR grace period. Workers call
  * sn_rt_closest_k() on it: no allocation, no lock, O(k log n) using the sorted order (the
- * nodes sharing a prefix with the target form one contiguous run).
+ * nodes sharing a prefix with the target form one contiguous run), started from a prefix
+ * index built with the snapshot (at most 4 * (2^12 + 1) bytes per family).
  */
 #ifndef SN_ROUTING_H
 #define SN_ROUTING_H
@@ -128,10 +129,17 @@ unsigned sn_rt_good_count(const struct sn_rt *rt, uint64_t now_ns);
 /* --- snapshot --- */
 
 struct sn_rt_snapshot {
-	uint64_t generation;	   /* caller's sequence number, for logs and metrics */
-	uint64_t built_ns;	   /* the `now` it was built with */
-	uint32_t count[2];	   /* entries: [0] IPv4, [1] IPv6 */
+	uint64_t generation;	/* caller's sequence number, for logs and metrics */
+	uint64_t built_ns;	/* the `now` it was built with */
+	uint32_t count[2];	/* entries: [0] IPv4, [1] IPv6 */
+	uint8_t prefix_bits[2]; /* B per family: 0 (no index) or floor(log2(count)), max 12 */
+	uint8_t pad[6];
 	const uint8_t *entries[2]; /* compact entries sorted by id, inside data[] */
+	/* Per family, 2^B + 1 entries inside data[] (NULL when B is 0): prefix_start[p] is the
+	 * index of the first entry whose first B id bits are >= p, so the entries with prefix
+	 * p are [prefix_start[p], prefix_start[p + 1]). Lets sn_rt_closest_k() start at the
+	 * target's run instead of splitting the whole table. */
+	const uint32_t *prefix_start[2];
 	uint8_t data[];
 };
 

@@ -2,6 +2,7 @@
  * from snapshots checked against a brute-force oracle on random tables. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,6 +466,206 @@ Test(routing, closest_k_equals_brute_force)
 			cr_assert_leq(s->count[0], n);
 			check_closest(s, AF_INET, 200);
 			check_closest(s, AF_INET6, 200);
+			sn_rt_snapshot_free(s);
+		}
+	}
+	free(nodes);
+}
+
+/* The closest-K search as it was before the prefix index (commit before "overlay: start
+ * closest-K at the target's prefix run"): splits the whole sorted table. The indexed search
+ * must give exactly its answers. */
+static uint64_t ref_word(const struct sn_node_id *id, unsigned i)
+{
+	uint64_t v;
+
+	memcpy(&v, id->b + 8 * i, 8);
+	return be64toh(v);
+}
+
+static uint32_t ref_tail(const struct sn_node_id *id)
+{
+	uint32_t v;
+
+	memcpy(&v, id->b + 16, 4);
+	return be32toh(v);
+}
+
+static unsigned ref_common_bits(const struct sn_node_id *a, const struct sn_node_id *b)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t x = ref_word(a, i) ^ ref_word(b, i);
+
+		if (x)
+			return 64 * i + (unsigned)__builtin_clzll(x);
+	}
+	uint32_t x = ref_tail(a) ^ ref_tail(b);
+
+	return x ? 128 + (unsigned)__builtin_clz(x) : SN_NODE_ID_BITS;
+}
+
+static int ref_xor_cmp(const struct sn_node_id *target, const struct sn_node_id *a,
+		       const struct sn_node_id *b)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t t = ref_word(target, i), xa = ref_word(a, i) ^ t, xb = ref_word(b, i) ^ t;
+
+		if (xa != xb)
+			return xa < xb ? -1 : 1;
+	}
+	uint32_t t = ref_tail(target), xa = ref_tail(a) ^ t, xb = ref_tail(b) ^ t;
+
+	return xa == xb ? 0 : xa < xb ? -1 : 1;
+}
+
+struct ref_run {
+	uint32_t lo, hi;
+};
+
+static const struct sn_node_id *ref_entry_id(const uint8_t *base, unsigned len, uint32_t i)
+{
+	return (const struct sn_node_id *)(base + (size_t)i * len);
+}
+
+static unsigned ref_emit_sorted(const uint8_t *base, unsigned len, struct ref_run r,
+				const struct sn_node_id *target, const uint8_t **out, unsigned n)
+{
+	for (uint32_t i = r.lo; i < r.hi; i++) {
+		const uint8_t *e = base + (size_t)i * len;
+		unsigned j = n++;
+
+		while (j > 0 && ref_xor_cmp(target, (const struct sn_node_id *)e,
+					    (const struct sn_node_id *)out[j - 1]) < 0) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = e;
+	}
+	return n;
+}
+
+static unsigned ref_closest_k(const struct sn_rt_snapshot *s, const struct sn_node_id *target,
+			      int family, unsigned k, const uint8_t **out)
+{
+	struct ref_run stack[SN_NODE_ID_BITS + 1];
+	int fi = sn_rt_family_index(family);
+	unsigned len = sn_rt_compact_len(family), sp = 0, n = 0;
+	const uint8_t *base;
+
+	if (!s || fi < 0 || k == 0 || s->count[fi] == 0)
+		return 0;
+	base = s->entries[fi];
+	stack[sp++] = (struct ref_run){0, s->count[fi]};
+	while (sp > 0 && n < k) {
+		struct ref_run r = stack[--sp];
+
+		while (r.hi - r.lo > k - n) {
+			unsigned d = ref_common_bits(ref_entry_id(base, len, r.lo),
+						     ref_entry_id(base, len, r.hi - 1));
+			uint32_t a = r.lo, b = r.hi;
+			struct ref_run zero, one;
+
+			while (a < b) {
+				uint32_t mid = a + (b - a) / 2;
+
+				if (sn_node_id_bit(ref_entry_id(base, len, mid), d))
+					b = mid;
+				else
+					a = mid + 1;
+			}
+			zero = (struct ref_run){r.lo, a};
+			one = (struct ref_run){a, r.hi};
+			if (sn_node_id_bit(target, d)) {
+				stack[sp++] = zero;
+				r = one;
+			} else {
+				stack[sp++] = one;
+				r = zero;
+			}
+		}
+		n = ref_emit_sorted(base, len, r, target, out, n);
+	}
+	return n;
+}
+
+/* Targets near the table's ids and far from them, k from 1 to past the table size. */
+static void check_against_ref(const struct sn_rt_snapshot *s, int family, unsigned trials)
+{
+	const uint8_t *got[70], *want[70];
+	int fi = sn_rt_family_index(family);
+	unsigned len = sn_rt_compact_len(family), cnt = s->count[fi];
+
+	for (unsigned t = 0; t < trials; t++) {
+		struct sn_node_id target;
+		unsigned k = t % 5 == 0 ? 64 : 1 + (unsigned)(rnd() % 20), n, m;
+
+		rnd_id(&target);
+		if (cnt && t % 3 == 0) {
+			memcpy(target.b, s->entries[fi] + (rnd() % cnt) * len, 20);
+			/* the entry itself, a neighbour, or one differing in a prefix bit */
+			if (t % 6 == 3)
+				target.b[19] ^= 1;
+			else if (t % 9 == 0)
+				target.b[rnd() % 2] ^= (uint8_t)(1u << (rnd() % 8));
+		}
+		n = sn_rt_closest_k(s, &target, family, k, got);
+		m = ref_closest_k(s, &target, family, k, want);
+		cr_assert_eq(n, m, "count %u k %u", cnt, k);
+		for (unsigned i = 0; i < n; i++)
+			cr_assert_eq(got[i], want[i], "entry %u of %u (count %u, k %u)", i, n, cnt,
+				     k);
+	}
+}
+
+Test(routing, closest_k_equals_unindexed_search)
+{
+	static const unsigned sizes[] = {0, 1, 2, 3, 7, 8, 9, 15, 16, 100, 4096, 4097, 8192};
+	struct sn_rt_node *nodes = calloc(2 * 8192, sizeof(*nodes));
+
+	cr_assert_not_null(nodes);
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		/* 0: uniform; 1: long shared prefix; 2: all in one 12-bit prefix but not the
+		 * rest; 3: a few tight clusters spread over the space; 4: half the ids repeated */
+		for (int mode = 0; mode < 5; mode++) {
+			unsigned n = sizes[si];
+			struct sn_rt_snapshot *s;
+
+			for (unsigned i = 0; i < 2 * n; i++) {
+				rnd_id(&nodes[i].id);
+				if (mode == 1) {
+					memset(nodes[i].id.b, 0x5a, 12);
+					nodes[i].id.b[12] &= 0x0f;
+				} else if (mode == 2) {
+					nodes[i].id.b[0] = 0xc3;
+					nodes[i].id.b[1] =
+					    (uint8_t)((nodes[i].id.b[1] & 0x0f) | 0x70);
+				} else if (mode == 3) {
+					memset(nodes[i].id.b, (uint8_t)(0x11 * (i % 5)), 6);
+				} else if (mode == 4 && i >= 2 && i % 3 == 0) {
+					nodes[i].id = nodes[i - 2].id;
+				}
+				nodes[i].addr =
+				    i % 2 ? addr6(i, 4222) : addr4(0x0a000000 + i, 4222);
+			}
+			s = sn_rt_snapshot_from_nodes(nodes, 2 * n, SEC, 7);
+			cr_assert_not_null(s);
+			for (int fi = 0; fi < 2; fi++) {
+				unsigned len = fi ? SN_RT_COMPACT6_LEN : SN_RT_COMPACT4_LEN;
+				unsigned bits = s->prefix_bits[fi];
+
+				cr_assert_leq(bits, 12);
+				cr_assert(bits == 0 || (1u << bits) <= s->count[fi]);
+				/* every entry lies in its prefix's run */
+				for (uint32_t i = 0; bits && i < s->count[fi]; i++) {
+					const uint8_t *e = s->entries[fi] + (size_t)i * len;
+					unsigned p = ((unsigned)e[0] << 8 | e[1]) >> (16 - bits);
+
+					cr_assert(s->prefix_start[fi][p] <= i &&
+						  i < s->prefix_start[fi][p + 1]);
+				}
+			}
+			check_against_ref(s, AF_INET, n > 1000 ? 400 : 200);
+			check_against_ref(s, AF_INET6, n > 1000 ? 400 : 200);
 			sn_rt_snapshot_free(s);
 		}
 	}
