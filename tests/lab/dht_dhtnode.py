@@ -11,21 +11,12 @@ looks P's value up (`g`). Prints one line per check; exit 0 when all pass.
 import argparse
 import os
 import sys
-import time
 
 import opendht as dht
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from poll import until  # noqa: E402
 import dht_cli  # noqa: E402
-
-
-def until(deadline, fn, step=0.2):
-    end = time.monotonic() + deadline
-    while True:
-        v = fn()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
 
 
 def main():

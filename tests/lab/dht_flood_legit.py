@@ -19,6 +19,7 @@ import time
 import opendht as dht
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from poll import until  # noqa: E402
 import dht_wire  # noqa: E402
 
 
@@ -29,15 +30,6 @@ def node(boot, network):
     r.run(port=0, config=c)
     r.bootstrap(boot, "4222")
     return r
-
-
-def until(deadline, fn, step=0.1):
-    end = time.monotonic() + deadline
-    while True:
-        v = fn()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
 
 
 def main():

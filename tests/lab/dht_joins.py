@@ -35,6 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from poll import until  # noqa: E402
 import dht_signed  # noqa: E402
 import dht_wire as w  # noqa: E402
 
@@ -115,15 +116,6 @@ def verdict(ctl, hexid):
         if n.get("id") == hexid:
             return n.get("verdict")
     return "absent"
-
-
-def until(deadline, fn, step=0.25):
-    end = time.monotonic() + deadline
-    while True:
-        v = fn()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
 
 
 def write_edges(path, ids):

@@ -15,9 +15,11 @@ import argparse
 import os
 import sys
 import threading
-import time
 
 import opendht as dht
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from poll import until  # noqa: E402
 
 
 def node(boot, port, network):
@@ -27,16 +29,6 @@ def node(boot, port, network):
     r.run(port=0, config=c)
     r.bootstrap(boot, str(port))
     return r
-
-
-def until(deadline, fn, step=0.2):
-    """Calls fn until it returns something true or the deadline passes."""
-    end = time.monotonic() + deadline
-    while True:
-        v = fn()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
 
 
 def main():

@@ -19,22 +19,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import opendht as dht
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from poll import until  # noqa: E402
 import dht_cli  # noqa: E402
 import dht_wire as w  # noqa: E402
-
-
-def until(deadline, fn, step=0.2):
-    end = time.monotonic() + deadline
-    while True:
-        v = fn()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
 
 
 def openssl_signer(workdir):
